@@ -1,0 +1,26 @@
+"""jasper-tc: token-compressed text embedding -- the Jasper-TC model, its training recipe and tools."""
+
+from .model import (
+    DEFAULT_PROMPTS,
+    JasperTCConfig,
+    JasperTCModel,
+    TokenCompressor,
+    build_student,
+    compress_tokens,
+    compressed_length,
+    insert_compressor,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_PROMPTS",
+    "JasperTCConfig",
+    "JasperTCModel",
+    "TokenCompressor",
+    "__version__",
+    "build_student",
+    "compress_tokens",
+    "compressed_length",
+    "insert_compressor",
+]

@@ -1,0 +1,33 @@
+"""The Jasper-TC model: config, token compressor, pooling, the model class and its constructors.
+
+Imports nothing else from the package; importing it registers ``jasper_tc`` with transformers'
+Auto classes, so sentence-transformers and ``AutoModel`` can load saved checkpoints.
+"""
+
+from .builders import MlpInit, build_student, init_jasper_mlp, insert_compressor, keep_first_layers
+from .compressor import TokenCompressor, check_ratio, compress_tokens, compressed_length, compressed_lengths
+from .config import DEFAULT_PROMPTS, JasperTCConfig
+from .modeling import JasperTCModel, SwiGLU, register_auto_classes
+from .pooling import mean_pool
+from .release import load_jasper_config
+
+register_auto_classes()
+
+__all__ = [
+    "DEFAULT_PROMPTS",
+    "JasperTCConfig",
+    "JasperTCModel",
+    "MlpInit",
+    "SwiGLU",
+    "TokenCompressor",
+    "build_student",
+    "check_ratio",
+    "compress_tokens",
+    "compressed_length",
+    "compressed_lengths",
+    "init_jasper_mlp",
+    "insert_compressor",
+    "keep_first_layers",
+    "load_jasper_config",
+    "mean_pool",
+]

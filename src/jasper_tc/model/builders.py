@@ -1,0 +1,164 @@
+"""Stage constructors: a student from a backbone checkpoint, and the compressor inserted into it.
+
+Stage 1 starts from a backbone with mean pooling and a new ``linear_1`` (:func:`build_student`);
+stage 2 adds ``jasper_mlp`` and the pool (:func:`insert_compressor`). Training configs name these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from .compressor import TokenCompressor, check_ratio
+from .config import JasperTCConfig
+from .modeling import JasperTCModel, SwiGLU
+
+MlpInit = Literal["random", "identity"]
+
+__all__ = ["MlpInit", "build_student", "init_jasper_mlp", "insert_compressor", "keep_first_layers"]
+
+# Where common backbones keep their stack of layers.
+_LAYER_LISTS = ("layers", "encoder.layer", "encoder.layers", "transformer.layer", "h")
+
+
+def _backbone_folder(path: str | os.PathLike) -> str:
+    """The folder holding the transformers weights of a plain or sentence-transformers checkpoint."""
+    modules_file = Path(path) / "modules.json"
+    if modules_file.is_file():
+        for module in json.loads(modules_file.read_text(encoding="utf-8")):
+            if module.get("type", "").endswith("Transformer"):
+                return str(Path(path) / module.get("path", ""))
+    return str(path)
+
+
+def keep_first_layers(backbone: PreTrainedModel, num_layers: int) -> PreTrainedModel:
+    """Drop all but the first ``num_layers`` layers of ``backbone`` in place (config updated too)."""
+    for dotted in _LAYER_LISTS:
+        owner: object = backbone
+        for name in dotted.split("."):
+            owner = getattr(owner, name, None)
+        if isinstance(owner, nn.ModuleList):
+            break
+    else:
+        raise ValueError(f"Cannot find the layer list of {type(backbone).__name__} (looked for {_LAYER_LISTS})")
+    if not 1 <= num_layers <= len(owner):
+        raise ValueError(f"num_layers must be between 1 and {len(owner)} for this backbone, got {num_layers}")
+    del owner[num_layers:]
+    backbone.config.num_hidden_layers = num_layers
+    if isinstance(getattr(backbone.config, "layer_types", None), list):
+        backbone.config.layer_types = backbone.config.layer_types[:num_layers]
+    return backbone
+
+
+def build_student(
+    backbone: str | os.PathLike,
+    embedding_dim: int = 2048,
+    *,
+    num_layers: int | None = None,
+    with_compressor: bool = False,
+    mlp_init: MlpInit = "random",
+    length_threshold: int = 80,
+    compression_ratio: float = 0.5,
+    prompts: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> tuple[JasperTCModel, PreTrainedTokenizerBase]:
+    """A student from a transformers or sentence-transformers backbone checkpoint.
+
+    The backbone keeps its weights (optionally only its first ``num_layers`` layers); pooling becomes
+    the masked mean; ``linear_1`` to ``embedding_dim`` is new. ``with_compressor`` also inserts
+    ``jasper_mlp`` and the pool (see :func:`insert_compressor`). Returns the model and its tokenizer.
+    """
+    folder = _backbone_folder(backbone)
+    loaded = AutoModel.from_pretrained(folder, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if num_layers is not None:
+        keep_first_layers(loaded, num_layers)
+    config = JasperTCConfig(
+        text_config=loaded.config,
+        embedding_dim=embedding_dim,
+        use_compressor=False,
+        length_threshold=length_threshold,
+        compression_ratio=check_ratio(compression_ratio),
+        padding_side=tokenizer.padding_side,
+        prompts=prompts,
+    )
+    torch.manual_seed(seed)
+    model = JasperTCModel(config)
+    if getattr(loaded, "pooler", None) is not None:
+        loaded.pooler = None
+    model.model = loaded
+    model.to(dtype)
+    if with_compressor:
+        insert_compressor(model, mlp_init=mlp_init, seed=seed)
+    return model, tokenizer
+
+
+def insert_compressor(
+    model: JasperTCModel,
+    *,
+    mlp_init: MlpInit = "random",
+    length_threshold: int | None = None,
+    compression_ratio: float | None = None,
+    seed: int = 0,
+) -> JasperTCModel:
+    """Add a new ``jasper_mlp`` and turn on the token compressor, in place (stage 1 -> stage 2)."""
+    config = model.config
+    if length_threshold is not None:
+        config.length_threshold = length_threshold
+    if compression_ratio is not None:
+        config.compression_ratio = check_ratio(compression_ratio)
+    config.use_compressor = True
+    reference = model.linear_1.weight
+    mlp = SwiGLU(config.text_config.hidden_size, config.mlp_intermediate_size)
+    mlp.to(device=reference.device, dtype=reference.dtype)
+    model.jasper_mlp = mlp
+    model.token_compressor = TokenCompressor(config.length_threshold, config.compression_ratio, config.padding_side)
+    init_jasper_mlp(model, mlp_init, seed=seed)
+    return model
+
+
+@torch.no_grad()
+def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: int = 0, max_rows: int = 65536) -> float:
+    """Initialise ``model.jasper_mlp``; return the mean cosine between each token embedding and its image.
+
+    ``random``: normal weights (std = ``initializer_range``), as in the report; the backbone then
+    has to learn to read the MLP's output. ``identity``: random gate/up projections and a
+    ``down_proj`` fitted by least squares so that the MLP maps each token embedding close to itself,
+    so a small-scale run starts near the backbone's own inputs. The MLP only ever sees rows of the
+    embedding table, so fitting on them is fitting on all its inputs. A bias-free SwiGLU is of order
+    two near zero and cannot be the identity exactly: on all-MiniLM-L6-v2 (intermediate = 4x hidden)
+    the fit reaches a mean cosine of about 0.84; a wider ``compressor_intermediate_size`` fits better.
+    """
+    mlp = model.jasper_mlp
+    if mlp is None:
+        raise ValueError("This model has no jasper_mlp; call insert_compressor first")
+    generator = torch.Generator().manual_seed(seed)
+    table = model.get_input_embeddings().weight.detach().float().cpu()  # (V, H)
+    if table.shape[0] > max_rows:
+        table = table[torch.randperm(table.shape[0], generator=generator)[:max_rows]]
+    hidden, inner = table.shape[1], mlp.gate_proj.out_features
+    std = getattr(model.config.text_config, "initializer_range", 0.02)
+    if method == "random":
+        weights = [torch.randn(p.shape, generator=generator) * std for p in (mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight)]
+    elif method == "identity":
+        scale = 8.0 / (table.norm(dim=1).mean().item() + 1e-12)  # the best of 0.5..32 on MiniLM
+        gate = torch.randn(inner, hidden, generator=generator) * scale
+        up = torch.randn(inner, hidden, generator=generator) * scale
+        features = F.silu(table @ gate.T) * (table @ up.T)  # (V, I)
+        ridge = 1e-4 * features.pow(2).mean() * torch.eye(inner)
+        down = torch.linalg.solve(features.T @ features + ridge * table.shape[0], features.T @ table).T  # (H, I)
+        weights = [gate, up, down]
+    else:
+        raise ValueError(f"mlp_init must be 'random' or 'identity', got {method!r}")
+    for param, value in zip((mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight), weights):
+        param.copy_(value.to(dtype=param.dtype, device=param.device))
+    out = mlp(table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)).float().cpu()
+    return F.cosine_similarity(out, table, dim=1).mean().item()

@@ -1,0 +1,163 @@
+"""The token compressor: a parameter-free adaptive average pool over each sample's valid tokens.
+
+A sample with ``n`` valid tokens keeps them all when ``n <= length_threshold``; otherwise it is
+shortened to ``t = int(threshold + (n - threshold) * ratio)`` tokens, output token ``j`` being the
+mean of input tokens ``[floor(j*n/t), ceil((j+1)*n/t))`` -- the bins of ``F.adaptive_avg_pool1d``,
+so neighbouring bins may share a token.
+
+The whole batch is pooled by one gather, driven by the attention mask alone: valid tokens are
+found wherever the mask says they are (left, right or mixed padding), never guessed from where
+the mask starts. The only host read is one per batch (the output length and widest bin).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+PaddingSide = Literal["left", "right"]
+
+__all__ = [
+    "PaddingSide",
+    "TokenCompressor",
+    "check_ratio",
+    "compress_tokens",
+    "compressed_length",
+    "compressed_lengths",
+]
+
+
+def check_ratio(ratio: object, name: str = "compression_ratio") -> float:
+    """Return ``ratio`` as a float, or raise a ``ValueError`` naming it if it is not in (0, 1]."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        raise ValueError(f"{name} must be a number in (0, 1], got {ratio!r} ({type(ratio).__name__})")
+    value = float(ratio)
+    if math.isnan(value) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {ratio!r}")
+    return value
+
+
+def compressed_length(n: int, ratio: float, length_threshold: int = 80) -> int:
+    """The number of tokens an input of ``n`` valid tokens keeps (the release's formula)."""
+    if n <= length_threshold:
+        return n
+    return int(length_threshold + (n - length_threshold) * ratio)
+
+
+def compressed_lengths(lengths: Tensor, ratio: float, length_threshold: int = 80) -> Tensor:
+    """Vectorised :func:`compressed_length`; float64 keeps ``int()`` truncation identical to Python's."""
+    target = torch.floor(length_threshold + (lengths.to(torch.float64) - length_threshold) * ratio)
+    return torch.where(lengths > length_threshold, target.to(lengths.dtype), lengths)
+
+
+def compress_tokens(
+    hidden_states: Tensor,
+    attention_mask: Tensor,
+    ratio: float,
+    length_threshold: int = 80,
+    padding_side: PaddingSide = "left",
+) -> tuple[Tensor, Tensor]:
+    """Pool every sample's valid tokens to its compressed length.
+
+    Args:
+        hidden_states: ``(B, L, D)`` token vectors.
+        attention_mask: ``(B, L)``, non-zero where a token is valid.
+        ratio: in (0, 1]; 1.0 keeps every token.
+        length_threshold: samples with at most this many valid tokens are kept as they are.
+        padding_side: where the output puts its padding.
+
+    Returns:
+        ``(B, T, D)`` pooled vectors (zeros at padding) in the input dtype, and the ``(B, T)`` mask in
+        the mask's dtype, ``T`` being the longest compressed sample. When no sample changes length,
+        the inputs are returned unchanged.
+    """
+    ratio = check_ratio(ratio)
+    if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
+        raise ValueError(
+            "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
+            f"got {tuple(hidden_states.shape)} and {tuple(attention_mask.shape)}"
+        )
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    batch, length, dim = hidden_states.shape
+    if batch == 0 or length == 0:
+        return hidden_states, attention_mask
+
+    valid = attention_mask.bool()  # (B, L)
+    lengths = valid.sum(dim=1)  # (B,)
+    targets = compressed_lengths(lengths, ratio, length_threshold)  # (B,)
+    safe_targets = targets.clamp(min=1)
+    # No bin is wider than ceil(n / t) + 1 tokens.
+    widths = torch.where(targets > 0, (lengths + safe_targets - 1) // safe_targets + 1, 0)
+    out_len, width, changed = torch.stack([targets.max(), widths.max(), (targets != lengths).any()]).tolist()
+    if not changed:
+        return hidden_states, attention_mask
+
+    # Positions of the valid tokens, in order, first in each row (stable sort keeps their order).
+    order = torch.argsort((~valid).to(torch.uint8), dim=1, stable=True)  # (B, L)
+
+    device = hidden_states.device
+    slot = torch.arange(out_len, device=device)  # (T,)
+    offset = (out_len - targets) if padding_side == "left" else torch.zeros_like(targets)
+    j = slot.unsqueeze(0) - offset.unsqueeze(1)  # (B, T) index of the output token in its sample
+    out_valid = (j >= 0) & (j < targets.unsqueeze(1))  # (B, T)
+    j = j.clamp(min=0)
+    n = lengths.unsqueeze(1)
+    t = safe_targets.unsqueeze(1)
+    start = (j * n) // t  # (B, T)
+    end = ((j + 1) * n + t - 1) // t  # (B, T)
+
+    rank = start.unsqueeze(-1) + torch.arange(width, device=device)  # (B, T, W)
+    in_bin = (rank < end.unsqueeze(-1)) & out_valid.unsqueeze(-1)  # (B, T, W)
+    source = order.gather(1, rank.clamp(max=length - 1).view(batch, -1))  # (B, T*W)
+    gathered = hidden_states.gather(1, source.unsqueeze(-1).expand(-1, -1, dim))  # (B, T*W, D)
+
+    acc_dtype = torch.float32 if hidden_states.dtype in (torch.float16, torch.bfloat16) else hidden_states.dtype
+    gathered = gathered.view(batch, out_len, width, dim).to(acc_dtype)
+    summed = (gathered * in_bin.unsqueeze(-1).to(acc_dtype)).sum(dim=2)  # (B, T, D)
+    counts = (end - start).clamp(min=1).unsqueeze(-1).to(acc_dtype)
+    pooled = torch.where(out_valid.unsqueeze(-1), summed / counts, 0.0)
+    return pooled.to(hidden_states.dtype), out_valid.to(attention_mask.dtype)
+
+
+class TokenCompressor(nn.Module):
+    """Parameter-free module around :func:`compress_tokens` holding the default ratio and threshold.
+
+    The ratio passed to one call applies to that call only; the default never changes.
+    """
+
+    def __init__(
+        self,
+        length_threshold: int = 80,
+        compression_ratio: float = 0.5,
+        padding_side: PaddingSide = "left",
+    ) -> None:
+        super().__init__()
+        if isinstance(length_threshold, bool) or not isinstance(length_threshold, int) or length_threshold < 0:
+            raise ValueError(f"length_threshold must be a non-negative integer, got {length_threshold!r}")
+        self.length_threshold = length_threshold
+        self.compression_ratio = check_ratio(compression_ratio)
+        self.padding_side: PaddingSide = padding_side
+
+    def output_length(self, n: int, compression_ratio: float | None = None) -> int:
+        """How many tokens an input of ``n`` valid tokens becomes."""
+        ratio = self.compression_ratio if compression_ratio is None else check_ratio(compression_ratio)
+        return compressed_length(n, ratio, self.length_threshold)
+
+    def forward(
+        self,
+        hidden_states: Tensor,
+        attention_mask: Tensor,
+        compression_ratio: float | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        ratio = self.compression_ratio if compression_ratio is None else compression_ratio
+        return compress_tokens(hidden_states, attention_mask, ratio, self.length_threshold, self.padding_side)
+
+    def extra_repr(self) -> str:
+        return (
+            f"length_threshold={self.length_threshold}, compression_ratio={self.compression_ratio}, "
+            f"padding_side={self.padding_side!r}"
+        )

@@ -1,0 +1,66 @@
+"""The configuration of a Jasper-TC model: a backbone config plus the compressor and head settings."""
+
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from .compressor import check_ratio
+
+__all__ = ["DEFAULT_PROMPTS", "JasperTCConfig"]
+
+# The release's prompts; the document side has none.
+DEFAULT_PROMPTS: dict[str, str] = {
+    "query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: ",
+    "document": "",
+}
+
+
+class JasperTCConfig(PreTrainedConfig):
+    """Backbone (``text_config``) + SwiGLU ``jasper_mlp`` + token compressor + mean pool + ``linear_1``.
+
+    ``projection_dim`` reads ``embedding_dim``, which is where sentence-transformers looks for the
+    size of an embedding a model outputs directly.
+    """
+
+    model_type = "jasper_tc"
+    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen3")}
+    attribute_map = {"projection_dim": "embedding_dim"}
+
+    # Config of the transformers backbone whose input embeddings are compressed (Qwen3 for the release).
+    text_config: dict | PreTrainedConfig | None = None
+    # Size of the output embedding made by ``linear_1``.
+    embedding_dim: int = 2048
+    # False for a stage-1 student: no ``jasper_mlp``; the pool then runs only when a call asks for it.
+    use_compressor: bool = True
+    # Inputs with at most this many valid tokens are never compressed.
+    length_threshold: int = 80
+    # Ratio used when a call gives none (models with a compressor only).
+    compression_ratio: float = 0.5
+    # Hidden size of the SwiGLU ``jasper_mlp``; None = the backbone's ``intermediate_size``.
+    compressor_intermediate_size: int | None = None
+    # Side on which compressed batches are re-padded (the tokenizer's padding side).
+    padding_side: str = "left"
+    # Prompt name -> text prepended to inputs; used by the encoder and sentence-transformers.
+    prompts: dict[str, str] | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        problems = []
+        if not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0:
+            problems.append(f"embedding_dim must be a positive integer, got {self.embedding_dim!r}")
+        if not isinstance(self.length_threshold, int) or self.length_threshold < 0:
+            problems.append(f"length_threshold must be a non-negative integer, got {self.length_threshold!r}")
+        try:
+            check_ratio(self.compression_ratio)
+        except ValueError as error:
+            problems.append(str(error))
+        if self.padding_side not in ("left", "right"):
+            problems.append(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
+        if problems:
+            raise ValueError("Invalid JasperTCConfig: " + "; ".join(problems))
+        if self.prompts is None:
+            self.prompts = dict(DEFAULT_PROMPTS)
+
+    @property
+    def mlp_intermediate_size(self) -> int:
+        """Hidden size of ``jasper_mlp``."""
+        return self.compressor_intermediate_size or self.text_config.intermediate_size

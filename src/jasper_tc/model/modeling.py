@@ -1,0 +1,153 @@
+"""The Jasper-TC embedding model, read top to bottom:
+
+    input_ids -> backbone input embeddings -> jasper_mlp (SwiGLU) -> token compressor
+              -> backbone layers (positions restart at 0) -> masked mean pool -> linear_1
+
+The state-dict keys are the release's (``model.*``, ``jasper_mlp.*``, ``linear_1.*``), so a release
+folder loads into this class without its remote code. The model knows nothing of tokenizers,
+prompts or training.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+from .compressor import TokenCompressor, check_ratio
+from .config import JasperTCConfig
+from .pooling import mean_pool
+
+__all__ = ["JasperTCModel", "SwiGLU"]
+
+
+class SwiGLU(nn.Module):
+    """``down(silu(gate(x)) * up(x))`` without bias: the layout of Qwen3's MLP, hence of ``jasper_mlp``."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class JasperTCModel(PreTrainedModel):
+    """A transformers backbone with a token compressor after its embedding lookup, pooled to one vector.
+
+    ``forward`` returns the un-normalised ``(batch, embedding_dim)`` embedding, as the release does.
+    """
+
+    config_class = JasperTCConfig
+    config: JasperTCConfig
+    base_model_prefix = "jasper_tc"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+    def __init__(self, config: JasperTCConfig) -> None:
+        super().__init__(config)
+        self.model = AutoModel.from_config(config.text_config)
+        if getattr(self.model, "pooler", None) is not None:
+            self.model.pooler = None  # BERT-style [CLS] poolers are unused: we mean-pool
+        hidden_size = config.text_config.hidden_size
+        self.jasper_mlp = SwiGLU(hidden_size, config.mlp_intermediate_size) if config.use_compressor else None
+        self.linear_1 = nn.Linear(hidden_size, config.embedding_dim, bias=True)
+        self.token_compressor = TokenCompressor(
+            length_threshold=config.length_threshold,
+            compression_ratio=config.compression_ratio,
+            padding_side=config.padding_side,
+        )
+        self._backbone_takes_positions = "position_ids" in inspect.signature(self.model.forward).parameters
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def effective_ratio(self, compression_ratio: float | None) -> float:
+        """The ratio a call runs at: its own, else the config's (1.0 for a model without a compressor)."""
+        if compression_ratio is not None:
+            return check_ratio(compression_ratio)
+        return self.config.compression_ratio if self.jasper_mlp is not None else 1.0
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        compression_ratio: float | None = None,
+        token_type_ids: Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> Tensor:
+        """Embed a padded batch.
+
+        Args:
+            input_ids: ``(B, L)`` token ids, padded on either side.
+            attention_mask: ``(B, L)``, 1 for real tokens; all ones when omitted.
+            compression_ratio: in (0, 1], for this call only; None = the config's default.
+            token_type_ids, return_dict: accepted so that tokenizer outputs and sentence-transformers'
+                calls pass through; ignored (one segment per text, and the output is always a tensor).
+
+        Returns:
+            ``(B, embedding_dim)`` un-normalised embeddings in the model's dtype.
+        """
+        ratio = self.effective_ratio(compression_ratio)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
+        if self.jasper_mlp is not None:
+            hidden = self.jasper_mlp(hidden)  # (B, L, H): replaces the embeddings, no residual
+        hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
+        backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
+        if self._backbone_takes_positions:
+            # Count positions from each sample's first valid token, whatever the padding side.
+            backbone_inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        token_states = self.model(**backbone_inputs).last_hidden_state  # (B, T, H)
+        pooled = mean_pool(token_states, attention_mask)  # (B, H) float32
+        return self.linear_1(pooled.to(self.linear_1.weight.dtype))  # (B, embedding_dim)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
+        """Load a checkpoint saved by this package or laid out like the release (no remote code needed).
+
+        Missing, unexpected or mis-shaped weights are an error naming them, never a silent random init.
+        """
+        from .release import load_jasper_config, raise_on_key_mismatch
+
+        if kwargs.get("config") is None:
+            config_kwargs = {k: kwargs.pop(k) for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+            kwargs["config"] = load_jasper_config(pretrained_model_name_or_path, **config_kwargs)
+            kwargs.update(config_kwargs)
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs)
+        raise_on_key_mismatch(pretrained_model_name_or_path, info)
+        return (model, info) if wants_info else model
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, tokenizer: Any = None, **kwargs: Any):
+        """Save weights and config, plus the files sentence-transformers reads, and the tokenizer if given."""
+        from .st_files import write_sentence_transformers_files
+
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            if tokenizer is not None:
+                tokenizer.padding_side = self.config.padding_side
+                tokenizer.save_pretrained(save_directory)
+            write_sentence_transformers_files(save_directory, self.config)
+
+
+def register_auto_classes() -> None:
+    """Let ``AutoConfig``/``AutoModel`` (and so sentence-transformers) resolve ``model_type: jasper_tc``."""
+    AutoConfig.register(JasperTCConfig.model_type, JasperTCConfig, exist_ok=True)
+    AutoModel.register(JasperTCConfig, JasperTCModel, exist_ok=True)

@@ -1,0 +1,135 @@
+"""The vectorised compressor against a sample-by-sample adaptive_avg_pool1d, and its contract."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from jasper_tc import TokenCompressor, compress_tokens, compressed_length
+from jasper_tc.model import compressed_lengths
+
+from .reference import reference_compress
+
+LENGTHS = [1, 79, 80, 81, 150, 400, 1030]
+RATIOS = [0.01, 0.1, 0.2, 1 / 3, 0.3333, 0.5, 0.77, 1.0]
+
+
+def padded_batch(lengths, dim=8, side="left", dtype=torch.float32, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    longest = max(lengths)
+    hidden = torch.randn(len(lengths), longest, dim, generator=generator).to(dtype)
+    mask = torch.zeros(len(lengths), longest, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        if side == "left":
+            mask[i, longest - n :] = 1
+        else:
+            mask[i, :n] = 1
+    return hidden, mask
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_matches_adaptive_avg_pool_sample_by_sample(side, ratio):
+    hidden, mask = padded_batch(LENGTHS, side=side)
+    out, out_mask = compress_tokens(hidden, mask, ratio, padding_side=side)
+    expected, expected_mask = reference_compress(hidden, mask, ratio, padding_side=side)
+    if ratio == 1.0:  # nothing changes length: the inputs come back as they are
+        assert out is hidden and out_mask is mask
+        return
+    assert out.shape == expected.shape
+    torch.testing.assert_close(out_mask, expected_mask)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_input_padding_side_is_read_from_the_mask_not_guessed():
+    # Right-padded input, left-padded output, and a row whose mask has a hole: all pooled by the mask.
+    hidden, mask = padded_batch([300, 120, 90], side="right")
+    mask[0, 10:20] = 0
+    out, out_mask = compress_tokens(hidden, mask, 0.25, padding_side="left")
+    expected, expected_mask = reference_compress(hidden, mask, 0.25, padding_side="left")
+    torch.testing.assert_close(out_mask, expected_mask)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_published_compressed_lengths():
+    # The reference's table (its "1/3" is the recommended 0.3333).
+    table = {1024: [552, 394, 268, 174], 2048: [1064, 735, 473, 276], 128: [104, 95, 89, 84], 81: [80] * 4}
+    for n, expected in table.items():
+        assert [compressed_length(n, r) for r in (0.5, 0.3333, 0.2, 0.1)] == expected
+        lengths = torch.tensor([n])
+        assert [int(compressed_lengths(lengths, r)[0]) for r in (0.5, 0.3333, 0.2, 0.1)] == expected
+
+
+def test_vectorised_lengths_truncate_exactly_like_python_int():
+    lengths = torch.arange(0, 5000)
+    for ratio in (0.1, 0.2, 1 / 3, 0.3333, 0.37, 0.5, 0.9, 0.999):
+        expected = [compressed_length(n, ratio) for n in range(5000)]
+        assert compressed_lengths(lengths, ratio).tolist() == expected
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_is_kept_and_averaged_in_float32(dtype):
+    hidden, mask = padded_batch([400, 150, 20], dtype=dtype)
+    out, _ = compress_tokens(hidden, mask, 0.2)
+    assert out.dtype == dtype
+    expected, _ = reference_compress(hidden.float(), mask, 0.2)  # float32 averages of the same inputs
+    torch.testing.assert_close(out, expected.to(dtype), atol=0, rtol=0)
+
+
+def test_short_inputs_are_unchanged_bit_for_bit():
+    hidden, mask = padded_batch([80, 40, 300])
+    out, out_mask = compress_tokens(hidden, mask, 0.1)
+    for i, n in [(0, 80), (1, 40)]:
+        assert torch.equal(out[i][out_mask[i].bool()], hidden[i][mask[i].bool()])
+        assert int(out_mask[i].sum()) == n
+
+
+def test_differentiable_gradcheck():
+    hidden, mask = padded_batch([130, 95, 12], dim=3)
+    hidden = hidden.double().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda h: compress_tokens(h, mask, 0.3)[0], (hidden,))
+
+
+def test_gradient_of_a_token_is_the_sum_of_its_bin_weights():
+    hidden, mask = padded_batch([100], dim=2)
+    hidden.requires_grad_(True)
+    out, _ = compress_tokens(hidden, mask, 0.5)  # 100 -> 90 tokens
+    out.sum().backward()
+    # Every token contributes 1/|bin| to each bin it is in; the total over tokens is the number of bins.
+    assert math.isclose(hidden.grad[0, :, 0].sum().item(), 90.0, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, float("nan"), float("inf"), "0.5", True, None])
+def test_bad_ratios_are_value_errors_naming_the_value(bad):
+    hidden, mask = padded_batch([100])
+    with pytest.raises(ValueError, match="compression_ratio"):
+        compress_tokens(hidden, mask, bad)
+    if bad is not None:
+        with pytest.raises(ValueError, match=repr(bad).replace("(", r"\(").replace(")", r"\)")):
+            TokenCompressor(compression_ratio=bad)
+
+
+def test_ratio_of_one_call_does_not_stick():
+    compressor = TokenCompressor(compression_ratio=0.5)
+    hidden, mask = padded_batch([400])
+    _, small = compressor(hidden, mask, compression_ratio=0.1)
+    _, default = compressor(hidden, mask)
+    assert int(small.sum()) == compressed_length(400, 0.1)
+    assert int(default.sum()) == compressed_length(400, 0.5)
+    assert compressor.compression_ratio == 0.5
+
+
+def test_shape_errors_name_the_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 5\)"):
+        compress_tokens(torch.zeros(2, 4, 3), torch.ones(2, 5), 0.5)
+    with pytest.raises(ValueError, match="padding_side"):
+        compress_tokens(torch.zeros(1, 100, 3), torch.ones(1, 100), 0.5, padding_side="middle")
+    with pytest.raises(ValueError, match="length_threshold"):
+        TokenCompressor(length_threshold=-1)
+
+
+def test_module_has_no_parameters_or_state():
+    compressor = TokenCompressor()
+    assert list(compressor.parameters()) == [] and compressor.state_dict() == {}

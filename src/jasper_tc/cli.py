@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -37,9 +38,11 @@ def _default_backbone() -> str:
 
 @app.command()
 def quickstart(
-    backbone: str = typer.Option(None, help="Backbone folder; default: all-MiniLM-L6-v2 from its PyPI package."),
-    output: Path = typer.Option(Path("quickstart-output"), help="Folder for the built model."),
-    num_layers: int = typer.Option(3, help="Keep only this many backbone layers."),
+    backbone: Annotated[
+        str | None, typer.Option(help="Backbone folder; default: all-MiniLM-L6-v2 from its PyPI package.")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Folder for the built model.")] = Path("quickstart-output"),
+    num_layers: Annotated[int, typer.Option(help="Keep only this many backbone layers.")] = 3,
 ) -> None:
     """Build a compressed student from a small backbone, embed a few texts at several ratios, save it."""
     import torch

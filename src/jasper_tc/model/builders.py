@@ -147,7 +147,10 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
     hidden, inner = table.shape[1], mlp.gate_proj.out_features
     std = getattr(model.config.text_config, "initializer_range", 0.02)
     if method == "random":
-        weights = [torch.randn(p.shape, generator=generator) * std for p in (mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight)]
+        weights = [
+            torch.randn(p.shape, generator=generator) * std
+            for p in (mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight)
+        ]
     elif method == "identity":
         scale = 8.0 / (table.norm(dim=1).mean().item() + 1e-12)  # the best of 0.5..32 on MiniLM
         gate = torch.randn(inner, hidden, generator=generator) * scale

@@ -22,8 +22,8 @@ class JasperTCConfig(PreTrainedConfig):
     """
 
     model_type = "jasper_tc"
-    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen3")}
-    attribute_map = {"projection_dim": "embedding_dim"}
+    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen3")}  # noqa: RUF012
+    attribute_map = {"projection_dim": "embedding_dim"}  # noqa: RUF012
 
     # Config of the transformers backbone whose input embeddings are compressed (Qwen3 for the release).
     text_config: dict | PreTrainedConfig | None = None

@@ -127,7 +127,9 @@ class JasperTCModel(PreTrainedModel):
         from .release import load_jasper_config, raise_on_key_mismatch
 
         if kwargs.get("config") is None:
-            config_kwargs = {k: kwargs.pop(k) for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+            config_kwargs = {
+                k: kwargs.pop(k) for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs
+            }
             kwargs["config"] = load_jasper_config(pretrained_model_name_or_path, **config_kwargs)
             kwargs.update(config_kwargs)
         wants_info = kwargs.pop("output_loading_info", False)

@@ -62,7 +62,7 @@ def _linear_1_out_features(path: str | os.PathLike, **hub_kwargs: Any) -> int:
             filename = json.load(handle)["weight_map"].get("linear_1.weight", filename)
     weights_file = cached_file(str(path), filename, **hub_kwargs)
     with safe_open(weights_file, framework="pt") as weights:
-        if "linear_1.weight" not in weights.keys():
+        if "linear_1.weight" not in weights.keys():  # noqa: SIM118 (safe_open is no mapping)
             raise ValueError(f"{weights_file} has no 'linear_1.weight': not a Jasper-TC release checkpoint")
         return int(weights.get_slice("linear_1.weight").get_shape()[0])
 

@@ -5,9 +5,10 @@ shortened to ``t = int(threshold + (n - threshold) * ratio)`` tokens, output tok
 mean of input tokens ``[floor(j*n/t), ceil((j+1)*n/t))`` -- the bins of ``F.adaptive_avg_pool1d``,
 so neighbouring bins may share a token.
 
-The whole batch is pooled by one gather, driven by the attention mask alone: valid tokens are
-found wherever the mask says they are (left, right or mixed padding), never guessed from where
-the mask starts. The only host read is one per batch (the output length and widest bin).
+The whole batch is pooled at once by two ``index_add`` passes (every token falls in one bin, or two
+where neighbouring bins share it), driven by the attention mask alone: valid tokens are counted
+wherever the mask says they are (left, right or mixed padding), never guessed from where the mask
+starts. The only host read is one per batch: the output length.
 """
 
 from __future__ import annotations
@@ -89,37 +90,33 @@ def compress_tokens(
     valid = attention_mask.bool()  # (B, L)
     lengths = valid.sum(dim=1)  # (B,)
     targets = compressed_lengths(lengths, ratio, length_threshold)  # (B,)
-    safe_targets = targets.clamp(min=1)
-    # No bin is wider than ceil(n / t) + 1 tokens.
-    widths = torch.where(targets > 0, (lengths + safe_targets - 1) // safe_targets + 1, 0)
-    out_len, width, changed = torch.stack([targets.max(), widths.max(), (targets != lengths).any()]).tolist()
+    out_len, changed = torch.stack([targets.max(), (targets != lengths).any()]).tolist()  # the one host read
     if not changed:
         return hidden_states, attention_mask
 
-    # Positions of the valid tokens, in order, first in each row (stable sort keeps their order).
-    order = torch.argsort((~valid).to(torch.uint8), dim=1, stable=True)  # (B, L)
-
-    device = hidden_states.device
-    slot = torch.arange(out_len, device=device)  # (T,)
-    offset = (out_len - targets) if padding_side == "left" else torch.zeros_like(targets)
-    j = slot.unsqueeze(0) - offset.unsqueeze(1)  # (B, T) index of the output token in its sample
-    out_valid = (j >= 0) & (j < targets.unsqueeze(1))  # (B, T)
-    j = j.clamp(min=0)
-    n = lengths.unsqueeze(1)
-    t = safe_targets.unsqueeze(1)
-    start = (j * n) // t  # (B, T)
-    end = ((j + 1) * n + t - 1) // t  # (B, T)
-
-    rank = start.unsqueeze(-1) + torch.arange(width, device=device)  # (B, T, W)
-    in_bin = (rank < end.unsqueeze(-1)) & out_valid.unsqueeze(-1)  # (B, T, W)
-    source = order.gather(1, rank.clamp(max=length - 1).view(batch, -1))  # (B, T*W)
-    gathered = hidden_states.gather(1, source.unsqueeze(-1).expand(-1, -1, dim))  # (B, T*W, D)
+    # Each valid token (rank r among its sample's n) lies in bins floor(r*t/n) .. ceil((r+1)*t/n) - 1: one
+    # bin, or two where neighbouring bins share it (never more, since t <= n).
+    n = lengths.clamp(min=1).unsqueeze(1)  # (B, 1)
+    t = targets.clamp(min=1).unsqueeze(1)  # (B, 1)
+    rank = (valid.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, L)
+    first_bin = (rank * t) // n  # (B, L)
+    last_bin = ((rank + 1) * t + n - 1) // n - 1  # (B, L), first_bin or first_bin + 1
+    offset = (out_len - targets).unsqueeze(1) if padding_side == "left" else torch.zeros_like(n)  # (B, 1)
+    row_start = torch.arange(batch, device=hidden_states.device).unsqueeze(1) * out_len + offset  # (B, 1)
+    discard = batch * out_len  # padding and "no second bin" go to one spare row
+    into_first = torch.where(valid, row_start + first_bin, discard).view(-1)  # (B*L,)
+    into_second = torch.where(valid & (last_bin > first_bin), row_start + last_bin, discard).view(-1)
 
     acc_dtype = torch.float32 if hidden_states.dtype in (torch.float16, torch.bfloat16) else hidden_states.dtype
-    gathered = gathered.view(batch, out_len, width, dim).to(acc_dtype)
-    summed = (gathered * in_bin.unsqueeze(-1).to(acc_dtype)).sum(dim=2)  # (B, T, D)
-    counts = (end - start).clamp(min=1).unsqueeze(-1).to(acc_dtype)
-    pooled = torch.where(out_valid.unsqueeze(-1), summed / counts, 0.0)
+    source = hidden_states.reshape(batch * length, dim).to(acc_dtype)  # (B*L, D)
+    summed = hidden_states.new_zeros(batch * out_len + 1, dim, dtype=acc_dtype)
+    summed = summed.index_add(0, into_first, source).index_add(0, into_second, source)[:-1]  # (B*T, D)
+
+    j = torch.arange(out_len, device=hidden_states.device).unsqueeze(0) - offset  # (B, T) bin index
+    out_valid = (j >= 0) & (j < targets.unsqueeze(1))  # (B, T)
+    j = j.clamp(min=0)
+    counts = (((j + 1) * n + t - 1) // t - (j * n) // t).clamp(min=1)  # (B, T) tokens per bin
+    pooled = summed.view(batch, out_len, dim) / counts.unsqueeze(-1).to(acc_dtype)  # zeros at padding
     return pooled.to(hidden_states.dtype), out_valid.to(attention_mask.dtype)
 
 

@@ -1,0 +1,36 @@
+"""The data flows one way: ``jasper_tc.model`` imports nothing else from the package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "jasper_tc"
+
+
+def imported_package_modules(folder: Path) -> set[str]:
+    """Absolute names of the ``jasper_tc`` modules imported by the files under ``folder``."""
+    found = set()
+    for path in folder.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: resolve against this module's package
+                    base = module.split(".")[: -node.level]
+                    name = ".".join([*base, node.module] if node.module else base)
+                else:
+                    name = node.module or ""
+                if name.startswith("jasper_tc"):
+                    found.add(name)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names if alias.name.startswith("jasper_tc"))
+    return found
+
+
+def test_model_imports_only_itself():
+    outside = {name for name in imported_package_modules(PACKAGE / "model") if not name.startswith("jasper_tc.model")}
+    assert outside == set(), f"jasper_tc.model must not import {sorted(outside)}"
+
+
+def test_the_check_sees_relative_imports():
+    assert "jasper_tc.model.compressor" in imported_package_modules(PACKAGE / "model")

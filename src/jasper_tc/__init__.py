@@ -1,5 +1,6 @@
 """jasper-tc: token-compressed text embedding -- the Jasper-TC model, its training recipe and tools."""
 
+from .encode import Encoder, TokenCounts, TruncationWarning, load
 from .model import (
     DEFAULT_PROMPTS,
     JasperTCConfig,
@@ -15,12 +16,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PROMPTS",
+    "Encoder",
     "JasperTCConfig",
     "JasperTCModel",
     "TokenCompressor",
+    "TokenCounts",
+    "TruncationWarning",
     "__version__",
     "build_student",
     "compress_tokens",
     "compressed_length",
     "insert_compressor",
+    "load",
 ]

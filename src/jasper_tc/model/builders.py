@@ -89,6 +89,7 @@ def build_student(
         compression_ratio=check_ratio(compression_ratio),
         padding_side=tokenizer.padding_side,
         prompts=prompts,
+        max_seq_length=min(tokenizer.model_max_length, getattr(loaded.config, "max_position_embeddings", 1 << 30)),
     )
     torch.manual_seed(seed)
     model = JasperTCModel(config)

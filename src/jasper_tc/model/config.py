@@ -41,6 +41,8 @@ class JasperTCConfig(PreTrainedConfig):
     padding_side: str = "left"
     # Prompt name -> text prepended to inputs; used by the encoder and sentence-transformers.
     prompts: dict[str, str] | None = None
+    # Longest input (tokens, before compression) the encoder accepts by default; None = the backbone's limit.
+    max_seq_length: int | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -53,6 +55,8 @@ class JasperTCConfig(PreTrainedConfig):
             check_ratio(self.compression_ratio)
         except ValueError as error:
             problems.append(str(error))
+        if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 1):
+            problems.append(f"max_seq_length must be a positive integer or None, got {self.max_seq_length!r}")
         if self.padding_side not in ("left", "right"):
             problems.append(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
         if problems:

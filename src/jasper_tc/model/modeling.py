@@ -145,6 +145,8 @@ class JasperTCModel(PreTrainedModel):
         if kwargs.get("is_main_process", True):
             if tokenizer is not None:
                 tokenizer.padding_side = self.config.padding_side
+                if self.config.max_seq_length:
+                    tokenizer.model_max_length = self.config.max_seq_length
                 tokenizer.save_pretrained(save_directory)
             write_sentence_transformers_files(save_directory, self.config)
 

@@ -48,6 +48,7 @@ def load_jasper_config(path: str | os.PathLike, **hub_kwargs: Any) -> JasperTCCo
         length_threshold=raw.get("length_threshold", 80),
         compression_ratio=raw.get("compression_ratio", 0.5),
         padding_side="left",
+        max_seq_length=1024,  # the release was distilled on inputs of at most 1,024 tokens
     )
 
 

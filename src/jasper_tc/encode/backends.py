@@ -1,0 +1,110 @@
+"""What the encoder runs: a small contract and its two implementations.
+
+- :class:`JasperBackend` -- a :class:`JasperTCModel` (this package's checkpoints, the release).
+- :class:`SentenceTransformerBackend` -- any sentence-transformers or plain transformers embedding
+  model, used as a teacher or a baseline. A ratio below 1 applies the token compressor to its input
+  embeddings training-free, with a one-time warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Protocol
+
+import torch
+from torch import Tensor
+from transformers import PreTrainedTokenizerBase
+
+from ..model import JasperTCModel, compress_tokens
+
+__all__ = ["Backend", "JasperBackend", "SentenceTransformerBackend", "UntrainedCompressionWarning"]
+
+
+class UntrainedCompressionWarning(UserWarning):
+    """A model that was not trained with the token compressor is asked to compress."""
+
+
+class Backend(Protocol):
+    """The encoder's view of a model: a tokenizer, a few facts, and one batch -> embeddings call."""
+
+    name: str
+    tokenizer: PreTrainedTokenizerBase
+    dimension: int
+    prompts: dict[str, str]
+    max_length: int  # default longest input, in tokens
+    position_limit: int | None  # hard limit of the backbone, in tokens after compression
+    length_threshold: int
+    default_ratio: float
+
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
+        """``(B, L)`` padded ids and mask -> ``(B, dimension)`` un-normalised embeddings."""
+        ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+
+class JasperBackend:
+    """A Jasper-TC model and its tokenizer."""
+
+    def __init__(self, model: JasperTCModel, tokenizer: PreTrainedTokenizerBase, name: str = "") -> None:
+        config = model.config
+        tokenizer.padding_side = config.padding_side
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name or config.name_or_path
+        self.dimension = config.embedding_dim
+        self.prompts = dict(config.prompts or {})
+        self.position_limit = getattr(config.text_config, "max_position_embeddings", None)
+        self.max_length = config.max_seq_length or min(tokenizer.model_max_length, self.position_limit or 1 << 30)
+        self.length_threshold = config.length_threshold
+        self.default_ratio = model.effective_ratio(None)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.linear_1.weight.device
+
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
+        return self.model(input_ids, attention_mask, compression_ratio=compression_ratio)
+
+
+class SentenceTransformerBackend:
+    """A sentence-transformers model (plain transformers folders get its default mean pooling)."""
+
+    length_threshold = 80
+    default_ratio = 1.0
+
+    def __init__(self, model, name: str = "") -> None:
+        self.model = model.eval()
+        self.tokenizer: PreTrainedTokenizerBase = model.tokenizer
+        self.name = name
+        self.dimension = model.get_embedding_dimension()
+        self.prompts = dict(getattr(model, "prompts", None) or {})
+        backbone_config = model[0].model.config
+        self.position_limit = getattr(backbone_config, "max_position_embeddings", None)
+        self.max_length = model.max_seq_length or self.position_limit or 512
+        self._warned = False
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
+        if compression_ratio >= 1.0:
+            features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        else:
+            if not self._warned:
+                warnings.warn(
+                    f"{self.name or 'this model'} was not trained with the token compressor: "
+                    f"compression_ratio={compression_ratio} pools its input embeddings training-free, "
+                    "so expect lower quality than a Jasper-TC model gives at the same ratio.",
+                    UntrainedCompressionWarning,
+                    stacklevel=4,
+                )
+                self._warned = True
+            embeddings = self.model[0].model.get_input_embeddings()(input_ids)  # (B, L, H)
+            embeddings, attention_mask = compress_tokens(
+                embeddings, attention_mask, compression_ratio, self.length_threshold, self.tokenizer.padding_side
+            )
+            features = {"inputs_embeds": embeddings, "attention_mask": attention_mask}
+        return self.model(features)["sentence_embedding"]

@@ -1,0 +1,85 @@
+"""``jasper_tc.load``: one entry point for every model the encoder runs.
+
+A folder saved by this package, a folder laid out like the release, a hub name (when online), or any
+sentence-transformers / transformers embedding model (a teacher or a baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from transformers import AutoTokenizer
+from transformers.utils import cached_file
+
+from ..model import JasperTCConfig, JasperTCModel
+from ..model.release import RELEASE_ARCHITECTURE
+from .backends import JasperBackend, SentenceTransformerBackend
+from .encoder import Encoder
+
+__all__ = ["load"]
+
+_DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
+
+
+def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or a torch.dtype")
+    return _DTYPES[dtype]
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def is_jasper_checkpoint(name_or_path: str | os.PathLike) -> bool:
+    """True for this package's checkpoints and for release-layout folders."""
+    config_file = cached_file(str(name_or_path), "config.json", _raise_exceptions_for_missing_entries=False)
+    if config_file is None:
+        return False
+    with open(config_file, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return raw.get("model_type") == JasperTCConfig.model_type or RELEASE_ARCHITECTURE in (
+        raw.get("architectures") or []
+    )
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | str | None = None,
+) -> Encoder:
+    """Load a model for encoding.
+
+    Args:
+        name_or_path: a local folder or a hub name.
+        device: default ``cuda`` when available, else ``cpu``.
+        dtype: e.g. ``torch.bfloat16`` or ``"bf16"``; default: as saved (float32 on CPU for bf16 checkpoints
+            would be slow, so pass ``dtype`` to choose).
+    """
+    text = str(name_or_path)
+    looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1  # hub names are "owner/name"
+    if looks_local and not os.path.isdir(os.path.expanduser(text)):
+        raise FileNotFoundError(f"no model folder at {text}")
+    device = device or _default_device()
+    dtype = _resolve_dtype(dtype)
+    if is_jasper_checkpoint(name_or_path):
+        model = JasperTCModel.from_pretrained(name_or_path, **({"dtype": dtype} if dtype else {}))
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        return Encoder(JasperBackend(model.to(device), tokenizer, name=str(name_or_path)))
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(name_or_path), device=str(device), model_kwargs={"dtype": dtype} if dtype else None)
+    return Encoder(SentenceTransformerBackend(model, name=str(name_or_path)))

@@ -1,4 +1,4 @@
-"""The data flows one way: ``jasper_tc.model`` imports nothing else from the package."""
+"""The data flows one way: model <- encode <- {evaluation, serving}; model and corpus import nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "jasper_tc"
 def imported_package_modules(folder: Path) -> set[str]:
     """Absolute names of the ``jasper_tc`` modules imported by the files under ``folder``."""
     found = set()
-    for path in folder.rglob("*.py"):
+    for path in [folder] if folder.is_file() else folder.rglob("*.py"):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
@@ -30,6 +30,16 @@ def imported_package_modules(folder: Path) -> set[str]:
 def test_model_imports_only_itself():
     outside = {name for name in imported_package_modules(PACKAGE / "model") if not name.startswith("jasper_tc.model")}
     assert outside == set(), f"jasper_tc.model must not import {sorted(outside)}"
+
+
+def test_corpus_imports_nothing_from_the_package():
+    assert imported_package_modules(PACKAGE / "corpus.py") == set()
+
+
+def test_encode_imports_only_model_and_corpus():
+    allowed = ("jasper_tc.model", "jasper_tc.encode", "jasper_tc.corpus")
+    outside = {name for name in imported_package_modules(PACKAGE / "encode") if not name.startswith(allowed)}
+    assert outside == set(), f"jasper_tc.encode must not import {sorted(outside)}"
 
 
 def test_the_check_sees_relative_imports():

@@ -73,6 +73,78 @@ def quickstart(
 
 
 @app.command()
+def encode(
+    model: Annotated[str, typer.Option(help="Model folder or hub name.")],
+    input: Annotated[Path, typer.Option("--input", help="Texts: .txt (one a line), .jsonl or .parquet (.gz ok).")],
+    output: Annotated[Path, typer.Option(help="Embeddings: .npy (input order) or .parquet (id + embedding).")],
+    field: Annotated[str, typer.Option(help="Text field of .jsonl/.parquet records.")] = "text",
+    id_field: Annotated[str | None, typer.Option(help="Id field kept in .parquet output; default line number.")] = None,
+    prompt_name: Annotated[str | None, typer.Option(help="A prompt of the model, e.g. query.")] = None,
+    compression_ratio: Annotated[float | None, typer.Option(help="In (0, 1]; default the model's.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
+    max_tokens_per_batch: Annotated[int | None, typer.Option(help="Padded tokens per forward.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per input; longer ones are cut.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+) -> None:
+    """Embed a file of texts into a .npy or .parquet file, streamed, with a progress bar."""
+    from .corpus import CorpusError
+    from .encode import load
+    from .encode.files import check_files, encode_file
+
+    started = time.perf_counter()
+    try:
+        check_files(input, output, field, id_field)
+        encoder = load(model, device=device, dtype=dtype)
+        rows = encode_file(
+            encoder,
+            input,
+            output,
+            text_field=field,
+            id_field=id_field,
+            prompt_name=prompt_name,
+            compression_ratio=compression_ratio,
+            batch_size=batch_size,
+            max_tokens_per_batch=max_tokens_per_batch,
+            max_length=max_length,
+        )
+    except (CorpusError, ValueError, TypeError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    elapsed = time.perf_counter() - started
+    typer.echo(f"{rows} embeddings of dimension {encoder.dimension} -> {output} in {elapsed:.1f}s")
+
+
+@app.command("mteb")
+def run_mteb(
+    model: Annotated[str, typer.Option(help="Model folder or hub name.")],
+    benchmark: Annotated[str | None, typer.Option(help='An mteb benchmark, e.g. "MTEB(eng, v2)".')] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated mteb task names instead of a benchmark.")] = None,
+    compression_ratio: Annotated[float | None, typer.Option(help="In (0, 1]; each ratio is a run of its own.")] = None,
+    output_folder: Annotated[Path, typer.Option(help="mteb result cache folder.")] = Path("mteb-results"),
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="bf16 (the release's setting), fp32 or fp16.")] = "bf16",
+) -> None:
+    """Run an mteb benchmark with the release's configuration (needs the hub for the task data)."""
+    import mteb
+    from mteb.cache import ResultCache
+
+    from .evaluation.mteb_adapter import JasperMTEBModel
+
+    if (benchmark is None) == (tasks is None):
+        raise typer.BadParameter("give exactly one of --benchmark and --tasks")
+    selected = mteb.get_benchmark(benchmark).tasks if benchmark else mteb.get_tasks(tasks=tasks.split(","))
+    encoder = JasperMTEBModel(
+        model, device=device, dtype=dtype, compression_ratio=compression_ratio, batch_size=batch_size
+    )
+    result = mteb.evaluate(encoder, selected, cache=ResultCache(output_folder))
+    for task_result in result.task_results:
+        typer.echo(f"{task_result.task_name}\t{task_result.get_score():.4f}")
+    typer.echo(f"results in {output_folder}/")
+
+
+@app.command()
 def version() -> None:
     """Print the package version."""
     from . import __version__

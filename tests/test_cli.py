@@ -1,0 +1,86 @@
+"""The command line: encode to .npy and .parquet, clear errors before any model loads, the quickstart."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import jasper_tc
+from jasper_tc.cli import app
+
+runner = CliRunner()
+
+
+def test_encode_txt_to_npy_matches_the_python_api(tiny_qwen3_checkpoint, tmp_path):
+    source = tmp_path / "texts.txt"
+    source.write_text("first text\n\nsecond, somewhat longer text\nthird\n", encoding="utf-8")
+    target = tmp_path / "out.npy"
+    result = runner.invoke(
+        app,
+        [
+            "encode",
+            "--model",
+            tiny_qwen3_checkpoint,
+            "--input",
+            str(source),
+            "--output",
+            str(target),
+            "--compression-ratio",
+            "0.5",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    expected = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu").encode(
+        ["first text", "second, somewhat longer text", "third"], compression_ratio=0.5
+    )
+    np.testing.assert_allclose(np.load(target), expected, atol=1e-6)
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_encode_jsonl_to_parquet_keeps_ids_across_chunks(tiny_qwen3_checkpoint, tmp_path):
+    from jasper_tc.encode.files import encode_file
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"doc": f"d{i}", "body": f"text number {i}"}) + "\n" for i in range(7)))
+    target = tmp_path / "out.parquet"
+    encoder = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu")
+    assert encode_file(encoder, source, target, text_field="body", id_field="doc", chunk_size=3) == 7
+    table = pq.read_table(target)
+    assert table.column("id").to_pylist() == [f"d{i}" for i in range(7)]
+    vectors = np.array(table.column("embedding").to_pylist(), dtype=np.float32)
+    np.testing.assert_allclose(vectors, encoder.encode([f"text number {i}" for i in range(7)]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--output", "out.csv"], "--output must end in .npy or .parquet"),
+        (["--field", "body"], "line 1: no field 'body'"),
+    ],
+)
+def test_encode_errors_come_before_the_model_loads(tmp_path, args, message):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"text": "hello"}) + "\n")
+    options = {"--output": str(tmp_path / "out.npy"), "--field": "text"}
+    options.update(dict(zip(args[::2], args[1::2])))
+    command = ["encode", "--model", str(tmp_path / "no-such-model"), "--input", str(source)]
+    for key, value in options.items():
+        command += [key, value]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.slow
+def test_quickstart_builds_a_model_that_loads(tmp_path):
+    result = runner.invoke(app, ["quickstart", "--output", str(tmp_path / "qs")])
+    assert result.exit_code == 0, result.output
+    assert "r=0.1" in result.output
+    encoder = jasper_tc.load(str(tmp_path / "qs"), device="cpu")
+    assert encoder.encode("hello").shape == (384,)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers reads it: tests never reach a hub
 
-from .helpers import tiny_qwen3_config
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from .helpers import tiny_qwen3_config  # noqa: E402
+
 torch.set_num_threads(2)
 
 

@@ -198,3 +198,28 @@ def test_minilm_student_is_batch_invariant_through_the_encoder(minilm_path, tmp_
     together = encoder.encode(texts, compression_ratio=0.2)
     alone = np.stack([encoder.encode(t, compression_ratio=0.2) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_unreachable_hub_name_is_a_clear_error():
+    with pytest.raises(OSError, match="cannot load 'nobody/no-such-model': it is no local folder"):
+        jasper_tc.load("nobody/no-such-model")
+
+
+@pytest.mark.slow
+def test_plain_transformers_folder_gets_mean_pooling(minilm_path, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+        "special_tokens_map.json",
+    ):
+        shutil.copy(Path(minilm_path) / name, tmp_path / name)
+    plain = jasper_tc.load(str(tmp_path), device="cpu")
+    texts = mixed_texts(5)
+    # all-MiniLM-L6-v2 is mean pooling + normalisation, which is what a plain folder gets
+    np.testing.assert_allclose(plain.encode(texts), jasper_tc.load(minilm_path, device="cpu").encode(texts), atol=1e-5)

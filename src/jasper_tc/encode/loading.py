@@ -74,6 +74,18 @@ def load(
         raise FileNotFoundError(f"no model folder at {text}")
     device = device or _default_device()
     dtype = _resolve_dtype(dtype)
+    try:
+        return _load(name_or_path, device, dtype)
+    except OSError as error:
+        if os.path.isdir(os.path.expanduser(text)):
+            raise
+        raise OSError(
+            f"cannot load {text!r}: it is no local folder, and the hub is unreachable or has no such model "
+            f"(offline machines: pass a folder). Cause: {error}"
+        ) from None
+
+
+def _load(name_or_path: str | os.PathLike, device: str | torch.device, dtype: torch.dtype | None) -> Encoder:
     if is_jasper_checkpoint(name_or_path):
         model = JasperTCModel.from_pretrained(name_or_path, **({"dtype": dtype} if dtype else {}))
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)

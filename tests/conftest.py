@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers reads it: tests never reach a hub
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from .helpers import tiny_qwen3_config  # noqa: E402
+from .helpers import tiny_qwen3_config
 
 torch.set_num_threads(2)
 

@@ -88,7 +88,6 @@ def encode(
     dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, streamed, with a progress bar."""
-    from .corpus import CorpusError
     from .encode import load
     from .encode.files import check_files, encode_file
 
@@ -108,11 +107,35 @@ def encode(
             max_tokens_per_batch=max_tokens_per_batch,
             max_length=max_length,
         )
-    except (CorpusError, ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
     typer.echo(f"{rows} embeddings of dimension {encoder.dimension} -> {output} in {elapsed:.1f}s")
+
+
+@app.command()
+def teach(
+    config: Annotated[Path, typer.Argument(help="Teach config (YAML); see configs/teachers/.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. shard_rows=1024")] = None,
+) -> None:
+    """Run teachers over a corpus into resumable, sharded stores, then fuse them (rank 0).
+
+    Many processes: `accelerate launch -m jasper_tc teach CONFIG` (or torchrun); each takes its shards.
+    """
+    from .configs import ConfigError
+    from .corpus import CorpusError
+    from .store import StoreError
+    from .teachers import load_teach_config
+    from .teachers import teach as run_teach
+
+    try:
+        folders = run_teach(load_teach_config(config, overrides or []))
+    except (ConfigError, CorpusError, StoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    for name, folder in folders.items():
+        typer.echo(f"{name}: {folder}")
 
 
 @app.command("mteb")

@@ -7,12 +7,21 @@ compute. Imports nothing else from the package.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["CorpusError", "corpus_format", "count_records", "iter_records"]
+__all__ = [
+    "CorpusError",
+    "corpus_format",
+    "count_records",
+    "iter_records",
+    "iter_triple_texts",
+    "iter_triples",
+    "text_id",
+]
 
 FORMATS = (".txt", ".jsonl", ".parquet")
 
@@ -111,3 +120,45 @@ def _fields(record: object, path: Path, where: str, text_field: str, id_field: s
     if record.get(id_field) is None:
         raise CorpusError(f"{path}: {where}: no field {id_field!r}")
     return str(record[id_field]), text
+
+
+# ---- stage-4 triples: {"query": str, "positive": str, "negatives": [str, ...]} per line ----
+
+
+def text_id(text: str) -> str:
+    """A stable id for a text (16 hex digits of BLAKE2b), used to find triple texts in a store."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def iter_triples(path: str | os.PathLike) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Yield ``(line, query, positive, negatives)``; a malformed line is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}: line {number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}: line {number}: expected a JSON object")
+        query, positive, negatives = record.get("query"), record.get("positive"), record.get("negatives", [])
+        for name, value in (("query", query), ("positive", positive)):
+            if not isinstance(value, str) or not value.strip():
+                raise CorpusError(f"{path}: line {number}: field {name!r} must be a non-empty string")
+        if not isinstance(negatives, list) or not all(isinstance(n, str) and n.strip() for n in negatives):
+            raise CorpusError(f"{path}: line {number}: field 'negatives' must be a list of non-empty strings")
+        yield number, query, positive, negatives
+
+
+def iter_triple_texts(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Every distinct text of a triples file, once, in order of first appearance, as ``(text_id, text)``."""
+    seen: set[str] = set()
+    for _, query, positive, negatives in iter_triples(path):
+        for text in (query, positive, *negatives):
+            key = text_id(text)
+            if key not in seen:
+                seen.add(key)
+                yield key, text

@@ -132,6 +132,25 @@ def test_bad_arguments_name_the_argument(qwen3_encoder):
         qwen3_encoder.encode("x", max_length=5000)
 
 
+def test_non_finite_embeddings_are_an_error_naming_the_texts(qwen3_encoder, monkeypatch):
+    backend = qwen3_encoder.backend
+    real = backend.embed
+    monkeypatch.setattr(backend, "embed", lambda ids, mask, ratio: real(ids, mask, ratio) * float("nan"))
+    with pytest.raises(FloatingPointError, match=r"non-finite embeddings for texts\[0\].*bf16 or fp32"):
+        qwen3_encoder.encode(["a text"])
+
+
+def test_a_tokenizer_larger_than_the_vocabulary_is_refused(tiny_model):
+    from transformers import AutoTokenizer
+
+    from jasper_tc.encode import JasperBackend
+
+    from ..helpers import QWEN3_TOKENIZER
+
+    with pytest.raises(ValueError, match=r"tokenizer has 151669 tokens but the model's embedding table only 512"):
+        JasperBackend(tiny_model, AutoTokenizer.from_pretrained(QWEN3_TOKENIZER))
+
+
 def test_empty_list_gives_an_empty_result(qwen3_encoder):
     assert qwen3_encoder.encode([]).shape == (0, 32)
     assert qwen3_encoder.encode([], output="torch").shape == (0, 32)

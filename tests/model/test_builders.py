@@ -66,6 +66,13 @@ def test_identity_init_keeps_token_embeddings_close_and_random_init_does_not(min
         init_jasper_mlp(model, "zeros")
 
 
+def test_insert_compressor_validates_before_changing_anything(minilm_path):
+    model, _ = build_student(minilm_path, embedding_dim=32, num_layers=1)
+    with pytest.raises(ValueError, match="length_threshold"):
+        insert_compressor(model, length_threshold=-3)
+    assert model.jasper_mlp is None and not model.config.use_compressor and model.config.length_threshold == 80
+
+
 def test_keep_first_layers_checks_its_range(minilm_path):
     from transformers import AutoModel
 

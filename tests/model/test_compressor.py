@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 import torch
 
@@ -92,13 +91,25 @@ def test_differentiable_gradcheck():
     assert torch.autograd.gradcheck(lambda h: compress_tokens(h, mask, 0.3)[0], (hidden,))
 
 
-def test_gradient_of_a_token_is_the_sum_of_its_bin_weights():
-    hidden, mask = padded_batch([100], dim=2)
-    hidden.requires_grad_(True)
-    out, _ = compress_tokens(hidden, mask, 0.5)  # 100 -> 90 tokens
-    out.sum().backward()
-    # Every token contributes 1/|bin| to each bin it is in; the total over tokens is the number of bins.
-    assert math.isclose(hidden.grad[0, :, 0].sum().item(), 90.0, rel_tol=1e-5)
+def test_gradients_per_token_equal_the_reference_pool():
+    hidden, mask = padded_batch([100, 300, 50], dim=3)
+    weights = torch.randn(3, compressed_length(300, 0.37), 3)
+    ours = hidden.clone().requires_grad_(True)
+    out, _ = compress_tokens(ours, mask, 0.37)
+    (out * weights).sum().backward()
+    theirs = hidden.clone().requires_grad_(True)
+    expected, _ = reference_compress(theirs, mask, 0.37)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_ratio_may_be_a_numpy_or_tensor_scalar():
+    hidden, mask = padded_batch([200])
+    reference = compress_tokens(hidden, mask, 0.5)[0]
+    for ratio in (np.float32(0.5), np.float64(0.5), torch.tensor(0.5)):
+        torch.testing.assert_close(compress_tokens(hidden, mask, ratio)[0], reference)
+    with pytest.raises(ValueError, match="compression_ratio must be a number"):
+        compress_tokens(hidden, mask, torch.tensor([0.5, 0.2]))
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, float("nan"), float("inf"), "0.5", True, None])
@@ -128,6 +139,8 @@ def test_shape_errors_name_the_shapes():
         compress_tokens(torch.zeros(1, 100, 3), torch.ones(1, 100), 0.5, padding_side="middle")
     with pytest.raises(ValueError, match="length_threshold"):
         TokenCompressor(length_threshold=-1)
+    with pytest.raises(ValueError, match="length_threshold must be a non-negative integer, got -9"):
+        compress_tokens(torch.zeros(1, 100, 3), torch.ones(1, 100), 0.5, length_threshold=-9)
 
 
 def test_module_has_no_parameters_or_state():

@@ -108,6 +108,10 @@ def write_release_folder(model: JasperTCModel, folder) -> None:
     config = model.config.text_config.to_dict()
     config["architectures"] = ["JasperV2Encoder"]
     config["auto_map"] = {"AutoModel": "modeling_qwen3_jasper.JasperV2Encoder"}
+    config["torch_dtype"] = "float32"
+    config["vector_dim"] = model.config.embedding_dim
+    config["length_threshold"] = 80
+    config["compression_ratio"] = 0.5
     (folder / "config.json").write_text(json.dumps(config))
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})

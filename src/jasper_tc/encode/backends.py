@@ -49,6 +49,12 @@ class JasperBackend:
 
     def __init__(self, model: JasperTCModel, tokenizer: PreTrainedTokenizerBase, name: str = "") -> None:
         config = model.config
+        rows = model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > rows:
+            raise ValueError(
+                f"the tokenizer has {len(tokenizer)} tokens but the model's embedding table only {rows} rows: "
+                "this tokenizer does not belong to this model"
+            )
         tokenizer.padding_side = config.padding_side
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -80,7 +86,7 @@ class SentenceTransformerBackend:
         self.name = name
         self.dimension = model.get_embedding_dimension()
         self.prompts = dict(getattr(model, "prompts", None) or {})
-        backbone_config = model[0].model.config
+        backbone_config = getattr(getattr(model[0], "model", None), "config", None)
         self.position_limit = getattr(backbone_config, "max_position_embeddings", None)
         self.max_length = model.max_seq_length or self.position_limit or 512
         self._warned = False
@@ -102,7 +108,10 @@ class SentenceTransformerBackend:
                     stacklevel=4,
                 )
                 self._warned = True
-            embeddings = self.model[0].model.get_input_embeddings()(input_ids)  # (B, L, H)
+            backbone = getattr(self.model[0], "model", None)
+            if backbone is None or not hasattr(backbone, "get_input_embeddings"):
+                raise ValueError(f"{self.name or 'this model'} has no transformers backbone to compress the input of")
+            embeddings = backbone.get_input_embeddings()(input_ids)  # (B, L, H)
             embeddings, attention_mask = compress_tokens(
                 embeddings, attention_mask, compression_ratio, self.length_threshold, self.tokenizer.padding_side
             )

@@ -193,6 +193,12 @@ class Encoder:
             embeddings = self.backend.embed(
                 padded["input_ids"].to(device), padded["attention_mask"].to(device), ratio
             ).float()  # (b, D)
+            if not torch.isfinite(embeddings).all():
+                bad = [batch[i] for i in torch.nonzero(~torch.isfinite(embeddings).all(dim=1)).flatten().tolist()]
+                raise FloatingPointError(
+                    f"the model produced non-finite embeddings for texts{bad[:5]}; half-precision (fp16) overflows "
+                    "in Qwen3-based models: use bf16 or fp32"
+                )
             if normalize:
                 embeddings = F.normalize(embeddings, dim=-1)
             result[torch.tensor(batch)] = embeddings.cpu()

@@ -68,14 +68,14 @@ def load(
         dtype: e.g. ``torch.bfloat16`` or ``"bf16"``; default: as saved (float32 on CPU for bf16 checkpoints
             would be slow, so pass ``dtype`` to choose).
     """
-    text = str(name_or_path)
+    text = os.path.expanduser(str(name_or_path))
     looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1  # hub names are "owner/name"
     if looks_local and not os.path.isdir(os.path.expanduser(text)):
         raise FileNotFoundError(f"no model folder at {text}")
     device = device or _default_device()
     dtype = _resolve_dtype(dtype)
     try:
-        return _load(name_or_path, device, dtype)
+        return _load(text, device, dtype)
     except OSError as error:
         if os.path.isdir(os.path.expanduser(text)):
             raise

@@ -55,7 +55,7 @@ class JasperMTEBModel(AbsEncoder):
     ) -> None:
         self.encoder = model_name if isinstance(model_name, Encoder) else load(model_name, device=device, dtype=dtype)
         self.compression_ratio = compression_ratio
-        self.max_length = max_length
+        self.max_length = self.encoder.resolve_max_length(max_length)  # beyond the model's limit: an error
         self.batch_size = batch_size
         self.prompts_dict = release_prompts() if prompts_dict is None else prompts_dict
         self.instruction_template = instruction_template
@@ -96,7 +96,7 @@ class JasperMTEBModel(AbsEncoder):
             texts,
             prompt=instruction or None,
             compression_ratio=self.compression_ratio,
-            max_length=min(self.max_length, self.encoder.max_length),
+            max_length=self.max_length,
             batch_size=kwargs.get("batch_size", self.batch_size),
             show_progress_bar=kwargs.get("show_progress_bar"),
         )

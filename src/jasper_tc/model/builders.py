@@ -91,8 +91,9 @@ def build_student(
         prompts=prompts,
         max_seq_length=min(tokenizer.model_max_length, getattr(loaded.config, "max_position_embeddings", 1 << 30)),
     )
-    torch.manual_seed(seed)
-    model = JasperTCModel(config)
+    with torch.random.fork_rng(devices=[]):  # seed the new head without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = JasperTCModel(config)
     if getattr(loaded, "pooler", None) is not None:
         loaded.pooler = None
     model.model = loaded
@@ -112,16 +113,19 @@ def insert_compressor(
 ) -> JasperTCModel:
     """Add a new ``jasper_mlp`` and turn on the token compressor, in place (stage 1 -> stage 2)."""
     config = model.config
-    if length_threshold is not None:
-        config.length_threshold = length_threshold
-    if compression_ratio is not None:
-        config.compression_ratio = check_ratio(compression_ratio)
-    config.use_compressor = True
+    threshold = config.length_threshold if length_threshold is None else length_threshold
+    ratio = config.compression_ratio if compression_ratio is None else compression_ratio
+    compressor = TokenCompressor(threshold, ratio, config.padding_side)  # validates before anything changes
+    config.length_threshold, config.compression_ratio, config.use_compressor = (
+        threshold,
+        compressor.compression_ratio,
+        True,
+    )
     reference = model.linear_1.weight
     mlp = SwiGLU(config.text_config.hidden_size, config.mlp_intermediate_size)
     mlp.to(device=reference.device, dtype=reference.dtype)
     model.jasper_mlp = mlp
-    model.token_compressor = TokenCompressor(config.length_threshold, config.compression_ratio, config.padding_side)
+    model.token_compressor = compressor
     init_jasper_mlp(model, mlp_init, seed=seed)
     return model
 

@@ -14,6 +14,7 @@ starts. The only host read is one per batch: the output length.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Literal
 
 import torch
@@ -33,7 +34,7 @@ __all__ = [
 
 def check_ratio(ratio: object, name: str = "compression_ratio") -> float:
     """Return ``ratio`` as a float, or raise a ``ValueError`` naming it if it is not in (0, 1]."""
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real | Tensor) or getattr(ratio, "ndim", 0):
         raise ValueError(f"{name} must be a number in (0, 1], got {ratio!r} ({type(ratio).__name__})")
     value = float(ratio)
     if math.isnan(value) or not 0.0 < value <= 1.0:
@@ -76,6 +77,8 @@ def compress_tokens(
         the inputs are returned unchanged.
     """
     ratio = check_ratio(ratio)
+    if isinstance(length_threshold, bool) or not isinstance(length_threshold, int) or length_threshold < 0:
+        raise ValueError(f"length_threshold must be a non-negative integer, got {length_threshold!r}")
     if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
         raise ValueError(
             "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
@@ -133,8 +136,7 @@ class TokenCompressor(nn.Module):
         padding_side: PaddingSide = "left",
     ) -> None:
         super().__init__()
-        if isinstance(length_threshold, bool) or not isinstance(length_threshold, int) or length_threshold < 0:
-            raise ValueError(f"length_threshold must be a non-negative integer, got {length_threshold!r}")
+        compress_tokens(torch.zeros(0, 0, 0), torch.zeros(0, 0), compression_ratio, length_threshold, padding_side)
         self.length_threshold = length_threshold
         self.compression_ratio = check_ratio(compression_ratio)
         self.padding_side: PaddingSide = padding_side

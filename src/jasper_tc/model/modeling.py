@@ -109,7 +109,8 @@ class JasperTCModel(PreTrainedModel):
         hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
         if self.jasper_mlp is not None:
             hidden = self.jasper_mlp(hidden)  # (B, L, H): replaces the embeddings, no residual
-        hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
+        if ratio < 1.0:  # at 1.0 every input keeps its length: skip the pool and its host read
+            hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
         if self._backbone_takes_positions:
             # Count positions from each sample's first valid token, whatever the padding side.

@@ -1,0 +1,88 @@
+"""Reading a store: rows by index or id in O(1), through memory maps, never loading the whole store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .ids import IdIndex
+from .manifest import Manifest, StoreError, sha256_file
+
+__all__ = ["EmbeddingStore"]
+
+
+class EmbeddingStore:
+    """A finished store. ``store[i]``, ``store[[i, j]]``, ``store.by_id("x")``, ``len(store)``."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.manifest = Manifest.load(self.folder)
+        self.manifest.check_complete(self.folder)
+        self._shards: list[np.ndarray | None] = [None] * len(self.manifest.shards)
+        self._ids: IdIndex | None = None
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"EmbeddingStore({str(self.folder)!r}, name={m.name!r}, rows={m.rows}, dimension={m.dimension})"
+
+    def __len__(self) -> int:
+        return self.manifest.rows
+
+    @property
+    def dimension(self) -> int:
+        return self.manifest.dimension
+
+    def _shard(self, index: int) -> np.ndarray:
+        array = self._shards[index]
+        if array is None:
+            info = self.manifest.shards[index]
+            array = np.load(self.folder / info.file, mmap_mode="r")
+            if array.shape != (info.rows, self.dimension):
+                raise StoreError(
+                    f"{self.folder / info.file}: shape {array.shape}, expected {(info.rows, self.dimension)}"
+                )
+            self._shards[index] = array
+        return array
+
+    def row(self, index: int) -> np.ndarray:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"row {index} is out of range for a store of {len(self)} rows")
+        index %= len(self)
+        shard, offset = divmod(index, self.manifest.shard_rows)  # fixed-size shards: O(1)
+        return np.asarray(self._shard(shard)[offset])
+
+    def __getitem__(self, index: int | slice | np.ndarray | list[int]) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):
+            return self.row(int(index))
+        if isinstance(index, slice):
+            index = range(*index.indices(len(self)))
+        rows = np.asarray(index, dtype=np.int64)
+        out = np.empty((len(rows), self.dimension), dtype=np.dtype(self.manifest.dtype))
+        for position, row in enumerate(rows.tolist()):
+            out[position] = self.row(row)
+        return out
+
+    @property
+    def ids(self) -> IdIndex:
+        if self._ids is None:
+            if self.manifest.ids is None:
+                raise StoreError(f"{self.folder}: this store has no id index")
+            self._ids = IdIndex(self.folder / self.manifest.ids)
+        return self._ids
+
+    def by_id(self, key: str) -> np.ndarray:
+        return self.row(self.ids.row(key))
+
+    def iter_shards(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, vectors)`` per shard, in order."""
+        for index, info in enumerate(self.manifest.shards):
+            yield info.start, self._shard(index)
+
+    def verify(self) -> None:
+        """Recompute every shard's SHA-256 against the manifest (reads the whole store once)."""
+        for info in self.manifest.shards:
+            if sha256_file(self.folder / info.file) != info.sha256:
+                raise StoreError(f"{self.folder / info.file}: checksum mismatch; the shard is corrupt")

@@ -1,0 +1,240 @@
+"""Running teachers over a corpus into stores: resumable, one slice of shards per rank.
+
+Shard ``k`` holds corpus rows ``[k*S, (k+1)*S)`` whatever the number of processes, and rank ``r`` of
+``N`` takes the shards with ``k % N == r``; a shard is written atomically and counts once its sidecar
+exists. A killed run started again (with any number of processes) redoes only unfinished shards and
+ends with the same bytes as an uninterrupted run. Rank 0 then merges the manifests and builds the
+id index and the fused store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..corpus import CorpusError, iter_records, iter_triple_texts
+from ..encode import load
+from ..store import (
+    Manifest,
+    StoreError,
+    atomic_write_json,
+    finished_shards,
+    merge_manifest,
+    write_id_index,
+    write_shard,
+)
+from .config import CorpusConfig, TeachConfig, TeacherConfig
+from .fusion import fuse_stores
+
+__all__ = ["CorpusScan", "Ranks", "iter_corpus", "scan_corpus", "teach"]
+
+IDS_FOLDER = "ids"
+HEADER = "store.json"  # what a store is meant to hold, written before its first shard
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    rows: int
+    fingerprint: str
+    ids: list[str]
+
+
+def iter_corpus(corpus: CorpusConfig) -> Iterator[tuple[str, str]]:
+    """``(id, text)`` of every record the teachers embed, in row order."""
+    if corpus.format == "triples":
+        return iter_triple_texts(corpus.path)
+    return iter_records(corpus.path, corpus.text_field, corpus.id_field)
+
+
+def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
+    """One pass before any model loads: count rows, fingerprint the content, refuse duplicates."""
+    digest = hashlib.sha256(json.dumps(asdict(corpus) | {"path": None}, sort_keys=True).encode())
+    ids: list[str] = []
+    text_hashes: list[int] = []
+    for key, text in tqdm(iter_corpus(corpus), desc=f"scan {Path(corpus.path).name}", unit="text", leave=False):
+        encoded = text.encode("utf-8")
+        digest.update(len(encoded).to_bytes(8, "little") + encoded)
+        text_hashes.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
+        ids.append(key)
+    if not ids:
+        raise CorpusError(f"{corpus.path}: no texts")
+    hashes = np.array(text_hashes, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    if same.size:
+        first, second = sorted(order[[same[0], same[0] + 1]].tolist())
+        where = "line" if corpus.id_field is None and corpus.format == "texts" else "id"
+        raise CorpusError(
+            f"{corpus.path}: {where} {ids[first]} and {where} {ids[second]} have the same text "
+            f"({same.size} duplicate(s) in all); remove duplicates before embedding"
+        )
+    return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)
+
+
+class Ranks:
+    """This process's place among the processes of an accelerate / torchrun launch (one if none)."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self._state = None
+        if self.world > 1:
+            from accelerate import PartialState
+
+            self._state = PartialState()
+            self.rank, self.world = self._state.process_index, self._state.num_processes
+        else:
+            self.rank = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def wait(self) -> None:
+        if self._state is not None:
+            self._state.wait_for_everyone()
+
+    def device(self, requested: str | None) -> str | None:
+        if requested is None and self._state is not None and self._state.device.type == "cuda":
+            return str(self._state.device)
+        return requested
+
+
+def _teacher_source(teacher: TeacherConfig) -> dict:
+    return {
+        key: value
+        for key, value in asdict(teacher).items()
+        if key not in ("name", "batch_size", "max_tokens_per_batch")
+    }
+
+
+def _check_header(folder: Path, header: dict) -> None:
+    """Refuse to resume into a store made from another corpus, teacher or sharding."""
+    path = folder / HEADER
+    if not path.is_file():
+        return
+    existing = json.loads(path.read_text(encoding="utf-8"))
+    differing = [key for key in header if key != "dimension" and existing.get(key) != header[key]]
+    if differing:
+        details = "; ".join(f"{k}: store has {existing.get(k)!r}, config gives {header[k]!r}" for k in differing)
+        raise StoreError(f"{folder} was made with other settings ({details}); use another output folder")
+
+
+def _shard_texts(corpus: CorpusConfig, todo: list[int], shard_rows: int) -> Iterator[tuple[int, list[str]]]:
+    wanted = set(todo)
+    texts: list[str] = []
+    current = None
+    for row, (_, text) in enumerate(iter_corpus(corpus)):
+        shard = row // shard_rows
+        if shard != current:
+            if current in wanted:
+                yield current, texts
+            current, texts = shard, []
+        if shard in wanted:
+            texts.append(text)
+    if current in wanted:
+        yield current, texts
+
+
+def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, ranks: Ranks) -> None:
+    folder = Path(config.output) / teacher.name
+    folder.mkdir(parents=True, exist_ok=True)
+    header = {
+        "name": teacher.name,
+        "source": _teacher_source(teacher),
+        "corpus_fingerprint": scan.fingerprint,
+        "rows": scan.rows,
+        "shard_rows": config.shard_rows,
+        "store_dtype": config.store_dtype,
+    }
+    _check_header(folder, header)
+    shards = math.ceil(scan.rows / config.shard_rows)
+    done = finished_shards(folder)
+    todo = [k for k in range(shards) if k % ranks.world == ranks.rank and k not in done]
+    if not todo:
+        return
+    encoder = load(teacher.model, device=ranks.device(config.device), dtype=teacher.dtype)
+    if teacher.dimension is not None and encoder.dimension != teacher.dimension:
+        raise StoreError(
+            f"teacher {teacher.name!r}: the model gives {encoder.dimension} dims, "
+            f"the config says dimension: {teacher.dimension}"
+        )
+    header_path = folder / HEADER
+    if header_path.is_file() and json.loads(header_path.read_text())["dimension"] != encoder.dimension:
+        raise StoreError(
+            f"{folder}: its shards have {json.loads(header_path.read_text())['dimension']} dims, "
+            f"the model gives {encoder.dimension}"
+        )
+    atomic_write_json(header_path, header | {"dimension": encoder.dimension})
+    progress = tqdm(
+        total=len(todo),
+        desc=f"{teacher.name} (rank {ranks.rank})",
+        unit="shard",
+        position=ranks.rank,
+        disable=not ranks.is_main and ranks.world > 8,
+    )
+    for shard, texts in _shard_texts(config.corpus, todo, config.shard_rows):
+        parts = [
+            encoder.encode(
+                texts[start : start + config.chunk_rows],
+                prompt_name=teacher.prompt_name,
+                prompt=teacher.prompt,
+                compression_ratio=teacher.compression_ratio,
+                batch_size=teacher.batch_size,
+                max_tokens_per_batch=teacher.max_tokens_per_batch,
+                max_length=teacher.max_length,
+                show_progress_bar=False,
+            )
+            for start in range(0, len(texts), config.chunk_rows)
+        ]
+        write_shard(folder, shard, shard * config.shard_rows, np.concatenate(parts).astype(config.store_dtype))
+        progress.update(1)
+    progress.close()
+
+
+def finish_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan) -> Manifest:
+    folder = Path(config.output) / teacher.name
+    header = json.loads((folder / HEADER).read_text(encoding="utf-8"))
+    manifest = Manifest(
+        name=teacher.name,
+        source=header["source"],
+        dimension=header["dimension"],
+        dtype=config.store_dtype,
+        corpus_fingerprint=scan.fingerprint,
+        rows=scan.rows,
+        shard_rows=config.shard_rows,
+        ids=f"../{IDS_FOLDER}",
+    )
+    return merge_manifest(folder, manifest)
+
+
+def teach(config: TeachConfig) -> dict[str, Path]:
+    """Run every teacher (this rank's shards), then on rank 0 merge, index ids, and fuse.
+
+    Returns the store folders by name.
+    """
+    ranks = Ranks()
+    scan = scan_corpus(config.corpus)
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    for teacher in config.teachers:
+        run_teacher(config, teacher, scan, ranks)
+    ranks.wait()
+    folders = {t.name: output / t.name for t in config.teachers}
+    if ranks.is_main:
+        if not (output / IDS_FOLDER / "table.npy").is_file():
+            write_id_index(output / IDS_FOLDER, scan.ids)
+        manifests = {t.name: finish_teacher(config, t, scan) for t in config.teachers}
+        if config.fusion is not None:
+            folders[config.fusion.name] = fuse_stores(config, manifests)
+    ranks.wait()
+    if config.fusion is not None:
+        folders.setdefault(config.fusion.name, output / config.fusion.name)
+    return folders

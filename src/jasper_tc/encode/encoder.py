@@ -179,7 +179,7 @@ class Encoder:
                 f"{sum(truncated)} of {len(texts)} input(s) were longer than max_length={max_length} tokens "
                 f"and were cut to {max_length}",
                 TruncationWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of encode, past inference_mode's wrapper
             )
         lengths = [len(row) for row in ids]
         batches = plan_batches(lengths, batch_size, max_tokens_per_batch)

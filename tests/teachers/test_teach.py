@@ -220,7 +220,7 @@ def test_projections():
     with pytest.raises(ValueError, match="needs 8 input dims"):
         parse_projection("segment_sum:4x2").output_dim(6)
     sample = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
-    mean, components = fit_pca(sample, 3)
+    _, components = fit_pca(sample, 3)
     again = fit_pca(sample, 3)
     np.testing.assert_array_equal(components, again[1])
     np.testing.assert_allclose(components @ components.T, np.eye(3), atol=1e-5)

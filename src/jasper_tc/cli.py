@@ -138,6 +138,47 @@ def teach(
         typer.echo(f"{name}: {folder}")
 
 
+@app.command("mine-negatives")
+def mine_negatives_command(
+    model: Annotated[str, typer.Option(help="Teacher model folder or hub name.")],
+    pairs: Annotated[Path, typer.Option(help='JSONL of {"query", "positive"} pairs.')],
+    output: Annotated[Path, typer.Option(help="Triples JSONL to write.")],
+    corpus: Annotated[Path | None, typer.Option(help="Extra candidate documents (.txt/.jsonl/.parquet).")] = None,
+    field: Annotated[str, typer.Option(help="Text field of the corpus.")] = "text",
+    k: Annotated[int, typer.Option(help="Negatives per pair.")] = 3,
+    rank_window: Annotated[str, typer.Option(help="LOW:HIGH ranks to take negatives from.")] = "0:100",
+    margin: Annotated[float, typer.Option(help="Drop candidates within this cosine of the positive (<0: off).")] = 0.05,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+) -> None:
+    """Mine hard negatives with a teacher: stage-4 triples from query/positive pairs."""
+    from .encode import load
+    from .teachers.negatives import mine_negatives
+
+    try:
+        low, high = (int(x) for x in rank_window.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--rank-window must be LOW:HIGH, got {rank_window!r}") from None
+    try:
+        stats = mine_negatives(
+            load(model, device=device, dtype=dtype),
+            pairs,
+            corpus,
+            output,
+            k=k,
+            rank_window=(low, high),
+            margin=None if margin < 0 else margin,
+            text_field=field,
+        )
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{stats.pairs} triples from {stats.candidates} candidates -> {output} "
+        f"({stats.short} with fewer than {k} negatives)"
+    )
+
+
 @app.command("mteb")
 def run_mteb(
     model: Annotated[str, typer.Option(help="Model folder or hub name.")],

@@ -224,3 +224,68 @@ def test_projections():
     again = fit_pca(sample, 3)
     np.testing.assert_array_equal(components, again[1])
     np.testing.assert_allclose(components @ components.T, np.eye(3), atol=1e-5)
+
+
+def xquad_pairs(folder: Path, count: int = 60) -> tuple[Path, Path]:
+    """Question -> paragraph pairs and the paragraph corpus of XQuAD (English)."""
+    base = SHARED / "data/retrieval/xquad_en_zh"
+    with gzip.open(base / "corpus-en.jsonl.gz", "rt") as handle:
+        docs = {d["_id"]: d["text"] for d in map(json.loads, handle)}
+    with gzip.open(base / "queries-en.jsonl.gz", "rt") as handle:
+        queries = {q["_id"]: q["text"] for q in map(json.loads, handle)}
+    qrels = [line.split("\t") for line in (base / "qrels/test.tsv").read_text().splitlines()[1:]]
+    pairs = folder / "pairs.jsonl"
+    pairs.write_text(
+        "".join(json.dumps({"query": queries[q], "positive": docs[d]}) + "\n" for q, d, _ in qrels[:count])
+    )
+    corpus = folder / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in docs.values()))
+    return pairs, corpus
+
+
+def test_mined_negatives_respect_positives_window_and_margin(tmp_path, minilm_path):
+    import jasper_tc
+    from jasper_tc.corpus import iter_triples
+    from jasper_tc.teachers.negatives import mine_negatives
+
+    pairs, corpus = xquad_pairs(tmp_path)
+    encoder = jasper_tc.load(minilm_path, device="cpu")
+    output = tmp_path / "triples.jsonl"
+    stats = mine_negatives(encoder, pairs, corpus, output, k=3, rank_window=(2, 30), margin=0.05)
+    assert stats.pairs == 60 and stats.candidates == 240
+    positives = {p for _, _, p, _ in iter_triples(pairs)}
+    for _, query, positive, negatives in iter_triples(output):
+        assert len(negatives) == 3 and positive not in negatives
+        assert not set(negatives) & {p for _, q, p, _ in iter_triples(pairs) if q == query}
+        scores = encoder.similarity(encoder.encode(query), encoder.encode([positive, *negatives]))[0]
+        assert (scores[1:] < scores[0] - 0.05 + 1e-5).all()
+    assert positives  # the pairs were read
+    with pytest.raises(ValueError, match="rank window"):
+        mine_negatives(encoder, pairs, corpus, output, k=5, rank_window=(3, 5))
+
+
+def test_triples_texts_are_embedded_and_found_by_text_id(tmp_path, tiny_teacher):
+    from jasper_tc.corpus import text_id
+
+    pairs = tmp_path / "triples.jsonl"
+    rows = [
+        {"query": "q one", "positive": "p one", "negatives": ["n one", "p two"]},
+        {"query": "q two", "positive": "p two", "negatives": ["n one"]},
+    ]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "teach.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "corpus": {"path": str(pairs), "format": "triples"},
+                "output": str(tmp_path / "out"),
+                "teachers": [{"name": "tiny", "model": tiny_teacher}],
+            }
+        )
+    )
+    store = EmbeddingStore(teach(load_teach_config(config))["tiny"])
+    assert len(store) == 5  # distinct texts only: q one, p one, n one, p two, q two
+    import jasper_tc
+
+    expected = jasper_tc.load(tiny_teacher, device="cpu").encode("p two")
+    np.testing.assert_allclose(store.by_id(text_id("p two")), expected, atol=1e-6)

@@ -4,7 +4,7 @@ Imports nothing else from the package.
 """
 
 from .ids import IdIndex, write_id_index
-from .manifest import Manifest, ShardInfo, StoreError, atomic_write_json, sha256_file
+from .manifest import Manifest, ShardInfo, StoreError, atomic_write_bytes, atomic_write_json, sha256_file
 from .reader import EmbeddingStore
 from .shards import finished_shards, merge_manifest, shard_file, write_shard
 
@@ -14,6 +14,7 @@ __all__ = [
     "Manifest",
     "ShardInfo",
     "StoreError",
+    "atomic_write_bytes",
     "atomic_write_json",
     "finished_shards",
     "merge_manifest",

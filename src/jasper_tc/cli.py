@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -177,6 +178,85 @@ def mine_negatives_command(
         f"{stats.pairs} triples from {stats.candidates} candidates -> {output} "
         f"({stats.short} with fewer than {k} negatives)"
     )
+
+
+def _ratios(text: str) -> list[float]:
+    from .model import check_ratio
+
+    try:
+        return [check_ratio(float(x), "--ratios") for x in text.split(",")]
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+@app.command("eval")
+def evaluate(
+    model: Annotated[str, typer.Option(help="Model folder or hub name.")],
+    suite: Annotated[Path, typer.Option(help="Suite YAML, e.g. configs/eval/local-bilingual.yaml.")],
+    ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = "1,0.5,0.33,0.2,0.1",
+    output: Annotated[Path | None, typer.Option(help="Run folder; default eval-runs/<model name>.")] = None,
+    prompts: Annotated[
+        bool, typer.Option(help="Use the suite's per-task prompts (off for models without them).")
+    ] = True,
+    latency: Annotated[bool, typer.Option(help="Also measure latency vs input length on long documents.")] = True,
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="suite overrides, e.g. tasks.0.limit=100")] = None,
+) -> None:
+    """Evaluate a model on a local suite at several ratios: JSON per task x ratio, a table and plots."""
+    import dataclasses
+
+    from .configs import ConfigError
+    from .encode import load
+    from .evaluation import report
+    from .evaluation.suite import run_suite
+    from .evaluation.tasks import load_suite
+
+    ratio_list = _ratios(ratios)
+    try:
+        config, root = load_suite(suite, overrides or [])
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not prompts:
+        tasks = [dataclasses.replace(t, prompt=None, document_prompt=None) for t in config.tasks]
+        config = dataclasses.replace(config, tasks=tasks)
+    name = Path(model).name or model
+    output = output or Path("eval-runs") / name
+    encoder = load(model, device=device, dtype=dtype)
+    records = run_suite(encoder, config, root, ratio_list, output, model_name=name, batch_size=batch_size)
+    table = report.results_table(records)
+    (output / "table.md").write_text(table, encoding="utf-8")
+    report.plot_quality(records, output / "quality_vs_ratio.png", f"{name}: quality vs compression ratio")
+    if latency and config.long_documents:
+        documents = report.long_documents(root / config.long_documents, 16)
+        rows = report.measure_latency(encoder, documents, [128, 256, 512, 1024, 2048], ratio_list)
+        (output / "latency.json").write_text(json.dumps(rows, indent=1))
+        report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, 2-core CPU")
+    typer.echo(table)
+    failed = [r for r in records if "error" in r]
+    for record in failed:
+        typer.echo(f"failed: {record['task_name']} r={record['compression_ratio']:g}: {record['error']}", err=True)
+    typer.echo(f"results, table and plots in {output}/")
+
+
+@app.command("eval-compare")
+def eval_compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders written by `jasper-tc eval`.")],
+    output: Annotated[Path, typer.Option(help="Folder for comparison.md and comparison.png.")] = Path("eval-compare"),
+) -> None:
+    """Put several eval runs (models, stages, ratios) side by side: a table and a plot."""
+    from .evaluation.report import compare_runs
+    from .evaluation.suite import load_records
+
+    try:
+        summaries = [load_records(run) for run in runs]
+    except FileNotFoundError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(compare_runs(summaries, output))
+    typer.echo(f"table and plot in {output}/")
 
 
 @app.command("mteb")

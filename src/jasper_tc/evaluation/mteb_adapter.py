@@ -46,7 +46,7 @@ class JasperMTEBModel(AbsEncoder):
         device: str | None = None,
         compression_ratio: float | None = None,
         dtype: str | None = "bf16",
-        max_length: int = 1024,
+        max_length: int | None = None,
         batch_size: int = 32,
         prompts_dict: dict[str, str] | None = None,
         instruction_template: str = RELEASE_INSTRUCTION_TEMPLATE,
@@ -55,7 +55,10 @@ class JasperMTEBModel(AbsEncoder):
     ) -> None:
         self.encoder = model_name if isinstance(model_name, Encoder) else load(model_name, device=device, dtype=dtype)
         self.compression_ratio = compression_ratio
-        self.max_length = self.encoder.resolve_max_length(max_length)  # beyond the model's limit: an error
+        # None: the release's 1024, or the model's own limit if lower; an explicit value beyond it is an error
+        self.max_length = (
+            min(1024, self.encoder.max_length) if max_length is None else self.encoder.resolve_max_length(max_length)
+        )
         self.batch_size = batch_size
         self.prompts_dict = release_prompts() if prompts_dict is None else prompts_dict
         self.instruction_template = instruction_template
@@ -66,7 +69,7 @@ class JasperMTEBModel(AbsEncoder):
                 "name": _meta_name(name),
                 "revision": revision or "local",
                 "embed_dim": self.encoder.dimension,
-                "max_tokens": max_length,
+                "max_tokens": self.max_length,
                 "similarity_fn_name": ScoringFunction.COSINE,
                 "use_instructions": True,
                 "framework": ["PyTorch", "Sentence Transformers"],

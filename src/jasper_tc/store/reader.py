@@ -59,10 +59,15 @@ class EmbeddingStore:
             return self.row(int(index))
         if isinstance(index, slice):
             index = range(*index.indices(len(self)))
-        rows = np.asarray(index, dtype=np.int64)
+        rows = np.asarray(index, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < -len(self) or rows.max() >= len(self)):
+            raise IndexError(f"rows out of range for a store of {len(self)} rows")
+        rows %= max(len(self), 1)
         out = np.empty((len(rows), self.dimension), dtype=np.dtype(self.manifest.dtype))
-        for position, row in enumerate(rows.tolist()):
-            out[position] = self.row(row)
+        shards, offsets = np.divmod(rows, self.manifest.shard_rows)
+        for shard in np.unique(shards).tolist():  # one fancy-indexed read per shard touched
+            where = np.flatnonzero(shards == shard)
+            out[where] = self._shard(shard)[offsets[where]]
         return out
 
     @property

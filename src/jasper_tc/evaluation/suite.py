@@ -1,0 +1,134 @@
+"""Running a suite of local tasks at several compression ratios.
+
+Every distinct text is encoded once per ratio -- and only once in all when it is no longer than the
+compression threshold, since such a text has the same embedding at every ratio. One JSON result per
+task x ratio (fields after MTEB's result files); a task that fails is recorded with its error and the
+others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..encode import Encoder
+from ..store import atomic_write_json
+from . import metrics
+from .tasks import MAIN_SCORE, LoadedTask, SuiteConfig, TaskError, load_task
+
+__all__ = ["EmbeddingCache", "run_suite", "score_task"]
+
+
+class EmbeddingCache:
+    """Embeddings by text for one encoder: short texts are shared across ratios."""
+
+    def __init__(self, encoder: Encoder, batch_size: int = 32) -> None:
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self.short: dict[str, np.ndarray] = {}  # texts within the threshold: any ratio
+        self.by_ratio: dict[float, dict[str, np.ndarray]] = {}
+        self.encoded = 0
+
+    def get(self, texts: list[str], ratio: float) -> np.ndarray:
+        cache = self.by_ratio.setdefault(ratio, {})
+        missing = list(dict.fromkeys(t for t in texts if t not in self.short and t not in cache))
+        if missing:
+            vectors, details = self.encoder.encode(
+                missing,
+                compression_ratio=ratio,
+                batch_size=self.batch_size,
+                return_details=True,
+                show_progress_bar=False,
+            )
+            self.encoded += len(missing)
+            threshold = self.encoder.backend.length_threshold
+            for text, vector, detail in zip(missing, vectors, details):
+                (self.short if min(detail.tokens, self.encoder.max_length) <= threshold else cache)[text] = vector
+        return np.stack([self.short[t] if t in self.short else cache[t] for t in texts])
+
+
+def score_task(task: LoadedTask, cache: EmbeddingCache, ratio: float) -> dict[str, float]:
+    """The task's metrics at ``ratio``."""
+    t, kind = task.texts, task.config.type
+    if kind == "sts":
+        return metrics.sts(cache.get(t["first"], ratio), cache.get(t["second"], ratio), task.labels["gold"])
+    if kind == "pair_classification":
+        labels = task.labels["gold"].astype(int)
+        return metrics.pair_classification(cache.get(t["first"], ratio), cache.get(t["second"], ratio), labels)
+    if kind == "retrieval":
+        return metrics.retrieval(cache.get(t["queries"], ratio), cache.get(t["documents"], ratio), task.relevant)
+    if kind == "classification":
+        return metrics.classification(
+            cache.get(t["train"], ratio), task.labels["train"], cache.get(t["test"], ratio), task.labels["test"]
+        )
+    if kind == "clustering":
+        return metrics.clustering(cache.get(t["texts"], ratio), task.labels["labels"])
+    return metrics.bitext_mining(cache.get(t["source"], ratio), cache.get(t["target"], ratio))
+
+
+def run_suite(
+    encoder: Encoder,
+    suite: SuiteConfig,
+    root: Path,
+    ratios: list[float],
+    output: Path,
+    *,
+    model_name: str,
+    batch_size: int = 32,
+) -> list[dict]:
+    """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records."""
+    results_dir = output / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(encoder, batch_size)
+    loaded: dict[str, LoadedTask | str] = {}
+    for task in suite.tasks:
+        try:
+            loaded[task.name] = load_task(task, root)
+        except (TaskError, OSError) as error:
+            loaded[task.name] = str(error)
+    records = []
+    progress = tqdm(total=len(ratios) * len(suite.tasks), desc="eval", unit="task")
+    for ratio in ratios:
+        for task in suite.tasks:
+            progress.set_postfix_str(f"{task.name} r={ratio:g}")
+            record = {
+                "task_name": task.name,
+                "type": task.type,
+                "lang": task.lang,
+                "model": model_name,
+                "compression_ratio": ratio,
+                "main_score_name": MAIN_SCORE[task.type],
+            }
+            started = time.perf_counter()
+            item = loaded[task.name]
+            if isinstance(item, str):
+                record |= {"error": item}
+            else:
+                try:
+                    scores = score_task(item, cache, ratio)
+                    record |= {"scores": scores, "main_score": scores[MAIN_SCORE[task.type]]}
+                except Exception as error:  # one failing task must not lose the others' results
+                    record |= {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+            record["evaluation_time"] = round(time.perf_counter() - started, 3)
+            atomic_write_json(results_dir / f"{task.name}__r{ratio:g}.json", record)
+            records.append(record)
+            progress.update(1)
+    progress.close()
+    atomic_write_json(
+        output / "summary.json",
+        {"model": model_name, "ratios": ratios, "results": records, "texts_encoded": cache.encoded},
+    )
+    return records
+
+
+def load_records(run: Path) -> dict:
+    """A run's ``summary.json``."""
+    path = Path(run) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run}: no summary.json (not an eval run folder)")
+    return json.loads(path.read_text(encoding="utf-8"))

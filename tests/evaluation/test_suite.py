@@ -1,0 +1,132 @@
+"""The local suite on the real MiniLM: results per task x ratio, shared encodings, failures isolated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from jasper_tc.configs import ConfigError
+from jasper_tc.evaluation.tasks import TaskError, load_suite, load_task
+
+from ..helpers import SHARED
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT / "configs/eval/local-bilingual.yaml"
+
+
+def test_shipped_suite_loads_and_every_task_reads(tmp_path):
+    suite, root = load_suite(SUITE)
+    assert root == (SHARED / "data").resolve()
+    assert {t.type for t in suite.tasks} == {
+        "sts",
+        "pair_classification",
+        "retrieval",
+        "classification",
+        "clustering",
+        "bitext",
+    }
+    assert {t.lang for t in suite.tasks} >= {"en", "zh"}
+    for task in suite.tasks:
+        loaded = load_task(task, root)
+        assert all(texts for texts in loaded.texts.values()), task.name
+
+
+def test_unknown_keys_and_missing_fields_are_reported(tmp_path):
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        yaml.safe_dump({"tasks": [{"name": "x", "type": "retrieval", "queris": "q"}, {"name": "y", "type": "ranking"}]})
+    )
+    with pytest.raises(ConfigError) as error:
+        load_suite(path)
+    assert "tasks[0].queris: unknown key" in str(error.value)
+    assert "tasks[1].type: 'ranking' is not one of" in str(error.value)
+
+
+def test_qrels_naming_an_unknown_document_names_file_and_line(tmp_path):
+    base = SHARED / "data/retrieval/xquad_en_zh"
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text(
+        (base / "qrels/test.tsv").read_text().splitlines()[0]
+        + "\n"
+        + "56beb4343aeaaa14008c925b\txquad-a00-p00\t1\n56beb4343aeaaa14008c925c\tnope\t1\n"
+    )
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "data_root": str(base),
+                "tasks": [
+                    {
+                        "name": "r",
+                        "type": "retrieval",
+                        "queries": "queries-en.jsonl.gz",
+                        "corpus": "corpus-en.jsonl.gz",
+                        "qrels": str(qrels),
+                    }
+                ],
+            }
+        )
+    )
+    config, root = load_suite(suite)
+    with pytest.raises(TaskError, match=r"task r: .*qrels.tsv: line 3: corpus-id 'nope' is not in corpus-en"):
+        load_task(config.tasks[0], root)
+
+
+@pytest.mark.slow
+def test_eval_command_sweeps_ratios_and_isolates_failures(tmp_path, minilm_path):
+    from jasper_tc.cli import app
+
+    suite = yaml.safe_load(SUITE.read_text())
+    suite["data_root"] = str(SHARED / "data")
+    for task in suite["tasks"]:
+        task["limit"] = 60
+        if task["type"] == "retrieval":
+            task["corpus_limit"] = 60
+        if task["type"] == "classification":
+            task["train_limit"] = 400
+    suite["tasks"].append({"name": "Broken", "type": "sts", "path": "sts/missing.tsv"})
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    output = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            minilm_path,
+            "--suite",
+            str(path),
+            "--ratios",
+            "1,0.2",
+            "--output",
+            str(output),
+            "--no-prompts",
+            "--device",
+            "cpu",
+            "--no-latency",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((output / "summary.json").read_text())
+    records = {(r["task_name"], r["compression_ratio"]): r for r in summary["results"]}
+    assert len(records) == 2 * 12
+    assert "no such file" in records[("Broken", 1.0)]["error"]
+    for name in ("STSB-en", "XQuAD-en", "Banking77", "Banking77-clustering", "STSB-bitext-en-zh", "PAWSX-zh"):
+        assert 0 < records[(name, 1.0)]["main_score"] <= 1, name
+    assert records[("STSB-en", 1.0)]["main_score"] > 0.7  # all-MiniLM-L6-v2 on STS-B
+    # short texts are embedded once for all ratios; long XQuAD paragraphs change with the ratio
+    assert records[("STSB-en", 0.2)]["main_score"] == records[("STSB-en", 1.0)]["main_score"]
+    assert records[("XQuAD-en", 0.2)]["main_score"] != records[("XQuAD-en", 1.0)]["main_score"]
+    assert (output / "quality_vs_ratio.png").stat().st_size > 10_000
+    assert "| STSB-en | sts | en | cosine_spearman |" in (output / "table.md").read_text()
+    assert (output / "results" / "XQuAD-en__r0.2.json").is_file()
+
+    compare = CliRunner().invoke(app, ["eval-compare", str(output), str(output), "--output", str(tmp_path / "cmp")])
+    assert compare.exit_code == 0, compare.output
+    assert (tmp_path / "cmp" / "comparison.png").is_file()
+    bad = CliRunner().invoke(app, ["eval-compare", str(tmp_path)])
+    assert bad.exit_code == 2 and "no summary.json" in bad.output

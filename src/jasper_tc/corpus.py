@@ -55,6 +55,17 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of each non-blank line of a JSON-lines file."""
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}: line {number}: not a JSON object ({error.msg})") from None
+
+
 def count_records(path: str | os.PathLike) -> int:
     """How many records :func:`iter_records` will yield (blank lines of text files are skipped)."""
     path = Path(path)
@@ -82,13 +93,7 @@ def iter_records(
             if line.strip():
                 yield str(number), line
     elif kind == ".jsonl":
-        for number, line in _lines(path):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise CorpusError(f"{path}: line {number}: not a JSON object ({error.msg})") from None
+        for number, record in _json_lines(path):
             yield _fields(record, path, f"line {number}", text_field, id_field, default_id=str(number))
     else:
         import pyarrow.parquet as pq
@@ -135,13 +140,7 @@ def iter_triples(path: str | os.PathLike) -> Iterator[tuple[int, str, str, list[
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusError(f"{path}: line {number}: not a JSON object ({error.msg})") from None
+    for number, record in _json_lines(path):
         if not isinstance(record, dict):
             raise CorpusError(f"{path}: line {number}: expected a JSON object")
         query, positive, negatives = record.get("query"), record.get("positive"), record.get("negatives", [])

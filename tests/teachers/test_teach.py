@@ -289,3 +289,11 @@ def test_triples_texts_are_embedded_and_found_by_text_id(tmp_path, tiny_teacher)
 
     expected = jasper_tc.load(tiny_teacher, device="cpu").encode("p two")
     np.testing.assert_allclose(store.by_id(text_id("p two")), expected, atol=1e-6)
+
+
+def test_shipped_release_recipe_config_validates(corpus):
+    config = load_teach_config(ROOT / "configs/teachers/jasper-600m.yaml", [f"corpus.path={corpus}"])
+    assert [t.name for t in config.teachers] == ["qwen3-8b", "qzhou"]
+    projections = {name: parse_projection(spec) for name, spec in config.fusion.projections.items()}
+    dims = {t.name: projections[t.name].output_dim(t.dimension) for t in config.teachers}
+    assert dims == {"qwen3-8b": 1024, "qzhou": 1024}  # 2048-d target

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "jasper_tc"
 
 
@@ -32,8 +34,10 @@ def test_model_imports_only_itself():
     assert outside == set(), f"jasper_tc.model must not import {sorted(outside)}"
 
 
-def test_corpus_imports_nothing_from_the_package():
-    assert imported_package_modules(PACKAGE / "corpus.py") == set()
+@pytest.mark.parametrize("leaf", ["corpus.py", "configs.py", "store"])
+def test_leaf_modules_import_nothing_else_from_the_package(leaf):
+    own = f"jasper_tc.{leaf.removesuffix('.py')}"
+    assert {name for name in imported_package_modules(PACKAGE / leaf) if not name.startswith(own)} == set()
 
 
 def test_encode_imports_only_model_and_corpus():

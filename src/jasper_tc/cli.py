@@ -195,6 +195,7 @@ def evaluate(
     suite: Annotated[Path, typer.Option(help="Suite YAML, e.g. configs/eval/local-bilingual.yaml.")],
     ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = "1,0.5,0.33,0.2,0.1",
     output: Annotated[Path | None, typer.Option(help="Run folder; default eval-runs/<model name>.")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name in results; default the folder's name.")] = None,
     prompts: Annotated[
         bool, typer.Option(help="Use the suite's per-task prompts (off for models without them).")
     ] = True,
@@ -222,7 +223,7 @@ def evaluate(
     if not prompts:
         tasks = [dataclasses.replace(t, prompt=None, document_prompt=None) for t in config.tasks]
         config = dataclasses.replace(config, tasks=tasks)
-    name = Path(model).name or model
+    name = name or Path(model).name or model
     output = output or Path("eval-runs") / name
     encoder = load(model, device=device, dtype=dtype)
     records = run_suite(encoder, config, root, ratio_list, output, model_name=name, batch_size=batch_size)

@@ -82,7 +82,7 @@ def test_two_teachers_fused_as_specified(tmp_path, corpus, minilm_path, tiny_tea
     expected = jasper_tc.load(minilm_path, device="cpu").encode(first["text"])
     np.testing.assert_allclose(minilm.by_id(first["id"]), expected, atol=1e-6)
 
-    pca = np.load(folders["fused"] / "pca-tiny.npz")
+    pca = np.load(next(folders["fused"].glob("pca-tiny-*.npz")))
     rows = [0, 17, 95]
     a = parse_projection("truncate:256").apply(minilm[rows])
     b = parse_projection("pca:16").apply(tiny[rows], (pca["mean"], pca["components"]))
@@ -297,3 +297,19 @@ def test_shipped_release_recipe_config_validates(corpus):
     projections = {name: parse_projection(spec) for name, spec in config.fusion.projections.items()}
     dims = {t.name: projections[t.name].output_dim(t.dimension) for t in config.teachers}
     assert dims == {"qwen3-8b": 1024, "qzhou": 1024}  # 2048-d target
+
+
+def test_duplicate_ids_are_refused_up_front(tmp_path):
+    corpus = tmp_path / "ids.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in [("a", "x"), ("b", "y"), ("a", "z")]))
+    config = write_config(tmp_path, corpus, [{"name": "t", "model": str(tmp_path / "no-such-model")}])
+    with pytest.raises(CorpusError, match="the id 'a' is used by more than one record"):
+        teach(load_teach_config(config))
+
+
+def test_fusing_again_with_other_projections_is_refused(tmp_path, corpus, tiny_teacher):
+    teachers = [{"name": "tiny", "model": tiny_teacher}]
+    teach(load_teach_config(write_config(tmp_path, corpus, teachers, fusion={"projections": {"tiny": "identity"}})))
+    changed = write_config(tmp_path, corpus, teachers, fusion={"projections": {"tiny": "truncate:8"}})
+    with pytest.raises(StoreError, match="holds fused shards of other teachers or projections"):
+        teach(load_teach_config(changed))

@@ -102,8 +102,18 @@ def check_teach_config(config: TeachConfig, source: str) -> TeachConfig:
             problems.append(f"teachers[{i}]: give prompt or prompt_name, not both")
         if teacher.batch_size < 1:
             problems.append(f"teachers[{i}].batch_size: must be at least 1")
-    if config.shard_rows < 1:
-        problems.append("shard_rows: must be at least 1")
+    for key in ("shard_rows", "chunk_rows"):
+        if getattr(config, key) < 1:
+            problems.append(f"{key}: must be at least 1")
+    for i, teacher in enumerate(config.teachers):
+        for key in ("max_length", "dimension"):
+            value = getattr(teacher, key)
+            if value is not None and value < 1:
+                problems.append(f"teachers[{i}].{key}: must be at least 1, got {value}")
+        if teacher.compression_ratio is not None and not 0 < teacher.compression_ratio <= 1:
+            problems.append(f"teachers[{i}].compression_ratio: must be in (0, 1], got {teacher.compression_ratio}")
+    if config.fusion is not None and config.fusion.pca_sample_rows < 1:
+        problems.append("fusion.pca_sample_rows: must be at least 1")
     if config.fusion is not None:
         projections = config.fusion.projections
         for name in names:

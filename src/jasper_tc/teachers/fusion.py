@@ -8,6 +8,7 @@ fitted PCA projections are saved beside the fused store and named in its manifes
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,8 @@ __all__ = ["fuse_stores"]
 
 
 def _pca_for(name: str, store: EmbeddingStore, size: int, sample_rows: int, seed: int, folder: Path):
-    """Fit (once) and save the PCA of one teacher; later runs reuse the saved fit."""
-    path = folder / f"pca-{name}.npz"
+    """Fit (once) and save the PCA of one teacher; a later run with the same settings reuses the fit."""
+    path = folder / f"pca-{name}-{size}-{sample_rows}-{seed}.npz"
     if path.is_file():
         saved = np.load(path)
         return saved["mean"], saved["components"]
@@ -69,7 +70,21 @@ def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest]) -> Path:
         "teachers": {n: m.source for n, m in manifests.items()},
         "dimensions": dims,
     }
-    atomic_write_json(folder / "store.json", {"name": fusion.name, "source": source})
+    origin = {
+        "projections": source["projections"],
+        "pca": [fusion.pca_sample_rows, fusion.seed],
+        "teachers": {
+            n: [s.manifest.corpus_fingerprint, [i.sha256 for i in s.manifest.shards]] for n, s in stores.items()
+        },
+    }
+    header = folder / "store.json"
+    stale = header.is_file() and json.loads(header.read_text(encoding="utf-8")).get("origin") != origin
+    if stale and finished_shards(folder):
+        raise StoreError(
+            f"{folder} holds fused shards of other teachers or projections; "
+            "use another fusion name or remove the folder"
+        )
+    atomic_write_json(header, {"name": fusion.name, "source": source, "origin": origin})
     done = finished_shards(folder)
     iterators = {name: store.iter_shards() for name, store in stores.items()}
     for index in tqdm(range(len(first.shards)), desc=f"fuse -> {fusion.name}", unit="shard"):
@@ -88,7 +103,7 @@ def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest]) -> Path:
         rows=first.rows,
         shard_rows=first.shard_rows,
         ids=first.ids,
-        extra={"pca": sorted(f"pca-{n}.npz" for n in pcas)},
+        extra={"pca": sorted(p.name for p in folder.glob("pca-*.npz"))},
     )
     merge_manifest(folder, manifest)
     return folder

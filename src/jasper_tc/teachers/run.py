@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,8 +61,8 @@ def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
     ids: list[str] = []
     text_hashes: list[int] = []
     for key, text in tqdm(iter_corpus(corpus), desc=f"scan {Path(corpus.path).name}", unit="text", leave=False):
-        encoded = text.encode("utf-8")
-        digest.update(len(encoded).to_bytes(8, "little") + encoded)
+        encoded, key_bytes = text.encode("utf-8"), key.encode("utf-8")
+        digest.update(len(key_bytes).to_bytes(8, "little") + key_bytes + len(encoded).to_bytes(8, "little") + encoded)
         text_hashes.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
         ids.append(key)
     if not ids:
@@ -76,6 +77,10 @@ def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
             f"{corpus.path}: {where} {ids[first]} and {where} {ids[second]} have the same text "
             f"({same.size} duplicate(s) in all); remove duplicates before embedding"
         )
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        duplicate = next(key for key in ids if key in seen or seen.add(key))
+        raise CorpusError(f"{corpus.path}: the id {duplicate!r} is used by more than one record")
     return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)
 
 
@@ -96,10 +101,6 @@ class Ranks:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-    def wait(self) -> None:
-        if self._state is not None:
-            self._state.wait_for_everyone()
 
     def device(self, requested: str | None) -> str | None:
         if requested is None and self._state is not None and self._state.device.type == "cuda":
@@ -226,15 +227,26 @@ def teach(config: TeachConfig) -> dict[str, Path]:
     output.mkdir(parents=True, exist_ok=True)
     for teacher in config.teachers:
         run_teacher(config, teacher, scan, ranks)
-    ranks.wait()
     folders = {t.name: output / t.name for t in config.teachers}
-    if ranks.is_main:
-        if not (output / IDS_FOLDER / "table.npy").is_file():
-            write_id_index(output / IDS_FOLDER, scan.ids)
-        manifests = {t.name: finish_teacher(config, t, scan) for t in config.teachers}
-        if config.fusion is not None:
-            folders[config.fusion.name] = fuse_stores(config, manifests)
-    ranks.wait()
     if config.fusion is not None:
-        folders.setdefault(config.fusion.name, output / config.fusion.name)
+        folders[config.fusion.name] = output / config.fusion.name
+    if not ranks.is_main:  # rank 0 finishes alone: no collective wait that could time out
+        return folders
+    shards = math.ceil(scan.rows / config.shard_rows)
+    for teacher in config.teachers:  # other ranks may still be writing: wait on their sidecars
+        while len(finished_shards(output / teacher.name)) < shards:
+            time.sleep(1.0)
+    write_ids(output / IDS_FOLDER, scan)
+    manifests = {t.name: finish_teacher(config, t, scan) for t in config.teachers}
+    if config.fusion is not None:
+        fuse_stores(config, manifests)
     return folders
+
+
+def write_ids(folder: Path, scan: CorpusScan) -> None:
+    """The id index, rebuilt whenever the corpus (texts or ids) changed since it was built."""
+    stamp = folder / "corpus.json"
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")).get("fingerprint") == scan.fingerprint:
+        return
+    write_id_index(folder, scan.ids)
+    atomic_write_json(stamp, {"fingerprint": scan.fingerprint, "rows": scan.rows})

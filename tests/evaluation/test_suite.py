@@ -130,3 +130,14 @@ def test_eval_command_sweeps_ratios_and_isolates_failures(tmp_path, minilm_path)
     assert (tmp_path / "cmp" / "comparison.png").is_file()
     bad = CliRunner().invoke(app, ["eval-compare", str(tmp_path)])
     assert bad.exit_code == 2 and "no summary.json" in bad.output
+
+
+def test_an_empty_task_file_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.tsv").write_text("sentence1\tsentence2\tscore\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        yaml.safe_dump({"data_root": str(tmp_path), "tasks": [{"name": "e", "type": "sts", "path": "empty.tsv"}]})
+    )
+    config, root = load_suite(suite)
+    with pytest.raises(TaskError, match=r"task e: .*empty.tsv: no rows"):
+        load_task(config.tasks[0], root)

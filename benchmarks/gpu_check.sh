@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The GPU checks, prepared to run in one call on a lent GPU machine (e.g. the device tool):
+#   bash benchmarks/gpu_check.sh            # results land in benchmarks/results/ and, if set, in $OUT
+# Installs the package (the machine's CUDA torch is kept), then times the 600M-shaped model in bf16
+# with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet -e . 2>&1 | grep -v "^WARNING" || true
+nvidia-smi --query-gpu=name,memory.total --format=csv
+python benchmarks/compression_speed.py --device cuda --batch-size 32 --layers 28 --dtypes bf16 \
+    --compressor-dtypes bf16 --repeats 5 --out compression_speed-cuda
+if [ -n "${OUT:-}" ]; then cp benchmarks/results/compression_speed-cuda.* "$OUT"/; fi

@@ -6,15 +6,13 @@ sentence-transformers / transformers embedding model (a teacher or a baseline).
 
 from __future__ import annotations
 
-import json
 import os
 
 import torch
 from transformers import AutoTokenizer
-from transformers.utils import cached_file
 
-from ..model import JasperTCConfig, JasperTCModel
-from ..model.release import RELEASE_ARCHITECTURE
+from ..model import JasperTCModel
+from ..model.release import is_jasper_config, read_config_json
 from .backends import JasperBackend, SentenceTransformerBackend
 from .encoder import Encoder
 
@@ -44,14 +42,7 @@ def _default_device() -> str:
 
 def is_jasper_checkpoint(name_or_path: str | os.PathLike) -> bool:
     """True for this package's checkpoints and for release-layout folders."""
-    config_file = cached_file(str(name_or_path), "config.json", _raise_exceptions_for_missing_entries=False)
-    if config_file is None:
-        return False
-    with open(config_file, encoding="utf-8") as handle:
-        raw = json.load(handle)
-    return raw.get("model_type") == JasperTCConfig.model_type or RELEASE_ARCHITECTURE in (
-        raw.get("architectures") or []
-    )
+    return is_jasper_config(read_config_json(name_or_path))
 
 
 def load(

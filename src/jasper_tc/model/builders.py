@@ -18,7 +18,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 
 from .compressor import TokenCompressor, check_ratio
 from .config import JasperTCConfig
-from .modeling import JasperTCModel, SwiGLU
+from .modeling import JasperTCModel, SwiGLU, drop_pooler
 
 MlpInit = Literal["random", "identity"]
 
@@ -94,9 +94,7 @@ def build_student(
     with torch.random.fork_rng(devices=[]):  # seed the new head without touching the caller's RNG
         torch.manual_seed(seed)
         model = JasperTCModel(config)
-    if getattr(loaded, "pooler", None) is not None:
-        loaded.pooler = None
-    model.model = loaded
+    model.model = drop_pooler(loaded)
     model.to(dtype)
     if with_compressor:
         insert_compressor(model, mlp_init=mlp_init, seed=seed)

@@ -39,6 +39,13 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+def drop_pooler(backbone: PreTrainedModel) -> PreTrainedModel:
+    """Remove a BERT-style [CLS] pooler, unused since the model mean-pools (its weights are then not saved)."""
+    if getattr(backbone, "pooler", None) is not None:
+        backbone.pooler = None
+    return backbone
+
+
 class JasperTCModel(PreTrainedModel):
     """A transformers backbone with a token compressor after its embedding lookup, pooled to one vector.
 
@@ -57,9 +64,7 @@ class JasperTCModel(PreTrainedModel):
 
     def __init__(self, config: JasperTCConfig) -> None:
         super().__init__(config)
-        self.model = AutoModel.from_config(config.text_config)
-        if getattr(self.model, "pooler", None) is not None:
-            self.model.pooler = None  # BERT-style [CLS] poolers are unused: we mean-pool
+        self.model = drop_pooler(AutoModel.from_config(config.text_config))
         hidden_size = config.text_config.hidden_size
         self.jasper_mlp = SwiGLU(hidden_size, config.mlp_intermediate_size) if config.use_compressor else None
         self.linear_1 = nn.Linear(hidden_size, config.embedding_dim, bias=True)

@@ -17,18 +17,40 @@ from transformers.utils import cached_file
 
 from .config import JasperTCConfig
 
-__all__ = ["RELEASE_ARCHITECTURE", "load_jasper_config", "raise_on_key_mismatch"]
+__all__ = [
+    "RELEASE_ARCHITECTURE",
+    "is_jasper_config",
+    "load_jasper_config",
+    "raise_on_key_mismatch",
+    "read_config_json",
+]
 
 RELEASE_ARCHITECTURE = "JasperV2Encoder"
 # Config fields the release adds to its qwen3 config; they are ours, not the backbone's.
 _RELEASE_FIELDS = ("auto_map", "architectures", "compression_ratio", "length_threshold", "vector_dim")
 
 
+def read_config_json(path: str | os.PathLike, **hub_kwargs: Any) -> dict[str, Any] | None:
+    """The raw ``config.json`` of a folder or hub name; None where there is none."""
+    config_file = cached_file(str(path), "config.json", _raise_exceptions_for_missing_entries=False, **hub_kwargs)
+    if config_file is None:
+        return None
+    with open(config_file, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def is_jasper_config(raw: dict[str, Any] | None) -> bool:
+    """True for this package's configs and for the release's (a qwen3 config naming JasperV2Encoder)."""
+    return raw is not None and (
+        raw.get("model_type") == JasperTCConfig.model_type or RELEASE_ARCHITECTURE in (raw.get("architectures") or [])
+    )
+
+
 def load_jasper_config(path: str | os.PathLike, **hub_kwargs: Any) -> JasperTCConfig:
     """Read ``config.json`` of a package checkpoint or a release folder into a :class:`JasperTCConfig`."""
-    config_file = cached_file(str(path), "config.json", **hub_kwargs)
-    with open(config_file, encoding="utf-8") as handle:
-        raw = json.load(handle)
+    raw = read_config_json(path, **hub_kwargs)
+    if raw is None:
+        raise ValueError(f"{path} has no config.json: not a model folder")
     if raw.get("model_type") == JasperTCConfig.model_type:
         return JasperTCConfig.from_pretrained(str(path), **hub_kwargs)
     architectures = raw.get("architectures") or []

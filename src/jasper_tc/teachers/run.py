@@ -168,11 +168,9 @@ def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, r
             f"the config says dimension: {teacher.dimension}"
         )
     header_path = folder / HEADER
-    if header_path.is_file() and json.loads(header_path.read_text())["dimension"] != encoder.dimension:
-        raise StoreError(
-            f"{folder}: its shards have {json.loads(header_path.read_text())['dimension']} dims, "
-            f"the model gives {encoder.dimension}"
-        )
+    existing = json.loads(header_path.read_text(encoding="utf-8")) if header_path.is_file() else {}
+    if existing.get("dimension", encoder.dimension) != encoder.dimension:
+        raise StoreError(f"{folder}: its shards have {existing['dimension']} dims, the model gives {encoder.dimension}")
     atomic_write_json(header_path, header | {"dimension": encoder.dimension})
     progress = tqdm(
         total=len(todo),

@@ -139,6 +139,47 @@ def teach(
         typer.echo(f"{name}: {folder}")
 
 
+@app.command()
+def train(
+    config: Annotated[
+        Path, typer.Argument(help="Stage config (YAML); see configs/jasper-600m/ and configs/minilm-cpu/.")
+    ],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. steps=10 batch_size=2")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output folder.")] = False,
+    check: Annotated[bool, typer.Option(help="Only validate the config (no model, no data) and print it.")] = False,
+) -> None:
+    """Train one stage: distill a student towards a teacher store (stages 1-3) or on triples (stage 4).
+
+    Many GPUs or nodes: `accelerate launch [--num_processes N ...] -m jasper_tc train CONFIG`.
+    Ctrl-C saves a checkpoint after the current step; `--resume` continues from it.
+    """
+    import yaml
+
+    from .configs import ConfigError
+    from .corpus import CorpusError
+    from .store import StoreError
+    from .training import load_train_config
+    from .training import train as run_train
+
+    try:
+        stage = load_train_config(config, overrides or [])
+        if check:
+            typer.echo(yaml.safe_dump(stage.to_dict(), sort_keys=False), nl=False)
+            return
+        result = run_train(stage, resume=resume, source=str(config))
+    except (ConfigError, CorpusError, StoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if result.stopped:
+        typer.echo(
+            f"stopped at step {result.step}/{result.total_steps}; continue with: jasper-tc train {config} --resume"
+        )
+        raise typer.Exit(130)
+    typer.echo(f"model: {result.model}")
+
+
 @app.command("mine-negatives")
 def mine_negatives_command(
     model: Annotated[str, typer.Option(help="Teacher model folder or hub name.")],

@@ -11,7 +11,7 @@ import os
 import torch
 from transformers import AutoTokenizer
 
-from ..model import JasperTCModel
+from ..model import JasperTCModel, resolve_model
 from ..model.release import is_jasper_config, read_config_json
 from .backends import JasperBackend, SentenceTransformerBackend
 from .encoder import Encoder
@@ -59,7 +59,7 @@ def load(
         dtype: e.g. ``torch.bfloat16`` or ``"bf16"``; default: as saved (float32 on CPU for bf16 checkpoints
             would be slow, so pass ``dtype`` to choose).
     """
-    text = os.path.expanduser(str(name_or_path))
+    text = os.path.expanduser(resolve_model(name_or_path))
     looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1  # hub names are "owner/name"
     if looks_local and not os.path.isdir(os.path.expanduser(text)):
         raise FileNotFoundError(f"no model folder at {text}")

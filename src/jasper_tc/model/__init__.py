@@ -8,6 +8,7 @@ from .builders import MlpInit, build_student, init_jasper_mlp, insert_compressor
 from .compressor import TokenCompressor, check_ratio, compress_tokens, compressed_length, compressed_lengths
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
+from .packaged import resolve_model
 from .pooling import mean_pool
 from .release import load_jasper_config
 
@@ -30,4 +31,5 @@ __all__ = [
     "keep_first_layers",
     "load_jasper_config",
     "mean_pool",
+    "resolve_model",
 ]

@@ -19,6 +19,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from .compressor import TokenCompressor, check_ratio
 from .config import JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, drop_pooler
+from .packaged import resolve_model
 
 MlpInit = Literal["random", "identity"]
 
@@ -30,6 +31,7 @@ _LAYER_LISTS = ("layers", "encoder.layer", "encoder.layers", "transformer.layer"
 
 def _backbone_folder(path: str | os.PathLike) -> str:
     """The folder holding the transformers weights of a plain or sentence-transformers checkpoint."""
+    path = resolve_model(path)
     modules_file = Path(path) / "modules.json"
     if modules_file.is_file():
         for module in json.loads(modules_file.read_text(encoding="utf-8")):

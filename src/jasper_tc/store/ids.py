@@ -80,5 +80,12 @@ class IdIndex:
             slot = (slot + 1) & self.mask
         raise KeyError(f"id {key!r} is not in this store")
 
+    def __contains__(self, key: object) -> bool:
+        try:
+            self.row(key)  # type: ignore[arg-type]
+        except (KeyError, AttributeError):
+            return False
+        return True
+
     def id(self, row: int) -> str:
         return bytes(self.ids[row]).decode("utf-8")

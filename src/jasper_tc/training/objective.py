@@ -1,0 +1,182 @@
+"""A stage's weighted loss over a batch of student embeddings, and one optimizer step's backward passes.
+
+**What the interacting losses see.** The similarity (Gram), InfoNCE and soft losses compare rows with
+each other, so their value depends on which rows form "the batch":
+
+* ``gradient_cache: false`` (default): each micro-batch, gathered across processes, is a batch: the
+  Gram matrix is ``(world * batch_size)²`` and InfoNCE scores each query against the
+  ``world * batch_size * (1 + K)`` documents of its micro-batch. Gradient accumulation then averages
+  ``accumulation`` such losses. With the report's stage 3 (4 GPUs x 4 rows x accumulation 32) that is
+  32 Gram matrices of 16 x 16, not one of 512 x 512; the cosine loss, being per row, is the same either way.
+* ``gradient_cache: true``: the whole optimizer-step batch (``world * batch_size * accumulation`` rows)
+  is one batch, exactly as if it fitted in memory at once. Each micro-batch is first embedded without
+  a graph, the loss and its gradient with respect to every embedding are computed over the full
+  batch, and each micro-batch is then embedded again with a graph (same dropout, by replaying the
+  RNG) and back-propagated from its slice of that gradient (GradCache, Gao et al. 2021). Memory is
+  one micro-batch's activations plus the embeddings; compute is one extra forward.
+
+Under several processes every loss covers the local rows against the gathered global batch (see
+``losses``), so the mean over processes is the loss of the concatenated batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .config import LossConfig
+from .distributed import gather, rank_and_world
+from .losses import cosine_loss, info_nce_loss, similarity_loss, soft_distillation_loss
+
+__all__ = ["MicroBatch", "distill_objective", "run_step", "triple_objective"]
+
+# name -> (total loss, {term: unweighted value}); student and teacher tensors keyed like the micro-batch.
+Objective = Callable[[dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
+
+
+@dataclass
+class MicroBatch:
+    """Tokenised inputs per part (``texts``, or ``queries`` and ``documents``) and their teacher vectors."""
+
+    inputs: dict[str, dict[str, Tensor]]  # part -> {"input_ids", "attention_mask"}
+    teacher: dict[str, Tensor]  # part -> (rows, D)
+
+    @property
+    def tokens(self) -> int:
+        return sum(int(part["attention_mask"].sum()) for part in self.inputs.values())
+
+
+def _weighted(config: LossConfig, terms: dict[str, Tensor]) -> Tensor:
+    return sum(getattr(config, name) * value for name, value in terms.items())
+
+
+def distill_objective(config: LossConfig) -> Objective:
+    """Stages 1-3: cosine to each text's teacher vector, and the Gram-matrix similarity loss."""
+
+    def objective(student: dict[str, Tensor], teacher: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        s, t = student["texts"], teacher["texts"]
+        terms = {}
+        if config.cosine:
+            terms["cosine"] = cosine_loss(s, t)
+        if config.similarity:
+            terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
+        return _weighted(config, terms), terms
+
+    return objective
+
+
+def triple_objective(config: LossConfig, negatives: int) -> Objective:
+    """Stage 4: InfoNCE and soft distillation over all batch documents, plus cosine to the teacher."""
+
+    def objective(student: dict[str, Tensor], teacher: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        q, d, tq, td = student["queries"], student["documents"], teacher["queries"], teacher["documents"]
+        rank, _ = rank_and_world()
+        terms = {}
+        if config.info_nce or config.soft_distillation:
+            d_all, td_all = gather(d), gather(td)
+            if config.info_nce:
+                positives = (torch.arange(len(q), device=q.device) + rank * len(q)) * (1 + negatives)
+                terms["info_nce"] = info_nce_loss(q, d_all, positives, config.temperature)
+            if config.soft_distillation:
+                scores = F.normalize(q.float(), dim=-1) @ F.normalize(d_all.float(), dim=-1).T
+                teacher_scores = F.normalize(tq.float(), dim=-1) @ F.normalize(td_all.float(), dim=-1).T
+                terms["soft_distillation"] = soft_distillation_loss(scores, teacher_scores, config.alpha)
+        if config.cosine or config.similarity:
+            s, t = torch.cat([q, d]), torch.cat([tq, td])
+            if config.cosine:
+                terms["cosine"] = cosine_loss(s, t)
+            if config.similarity:
+                terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
+        return _weighted(config, terms), terms
+
+    return objective
+
+
+@dataclass
+class StepResult:
+    loss: Tensor  # the step's loss (detached), as this process computed it
+    terms: dict[str, Tensor]
+    forward_s: float
+    backward_s: float
+
+
+def _rng_state() -> tuple[Tensor, list[Tensor]]:
+    return torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+
+
+def _set_rng_state(state: tuple[Tensor, list[Tensor]]) -> None:
+    torch.set_rng_state(state[0])
+    if state[1]:
+        torch.cuda.set_rng_state_all(state[1])
+
+
+def run_step(
+    accelerator,
+    model,
+    micro_batches: Sequence[MicroBatch],
+    objective: Objective,
+    ratio: float,
+    *,
+    gradient_cache: bool,
+    clock: Callable[[], float],
+) -> StepResult:
+    """Forward and backward over one optimizer step's micro-batches (gradients left in ``.grad``)."""
+
+    def embed(batch: MicroBatch) -> dict[str, Tensor]:
+        return {part: model(**inputs, compression_ratio=ratio) for part, inputs in batch.inputs.items()}
+
+    def sync_unless_last(i: int):
+        return nullcontext() if i == len(micro_batches) - 1 else accelerator.no_sync(model)
+
+    forward_s = backward_s = 0.0
+    if not gradient_cache:
+        total, terms = 0.0, {}
+        for i, batch in enumerate(micro_batches):
+            with sync_unless_last(i):
+                start = clock()
+                loss, parts = objective(embed(batch), batch.teacher)
+                middle = clock()
+                accelerator.backward(loss / len(micro_batches))
+                forward_s, backward_s = forward_s + middle - start, backward_s + clock() - middle
+            total = total + loss.detach() / len(micro_batches)
+            for name, value in parts.items():
+                terms[name] = terms.get(name, 0.0) + value.detach() / len(micro_batches)
+        return StepResult(total, terms, forward_s, backward_s)
+
+    # Gradient cache: 1) embed everything without a graph, 2) loss and d loss / d embeddings over the
+    # whole step batch, 3) re-embed each micro-batch with a graph and back-propagate its slice.
+    start = clock()
+    states, cached = [], []
+    with torch.no_grad():
+        for batch in micro_batches:
+            states.append(_rng_state())
+            cached.append(embed(batch))
+    parts = list(cached[0])
+    leaves = {part: torch.cat([c[part] for c in cached]).detach().requires_grad_(True) for part in parts}
+    teacher = {part: torch.cat([b.teacher[part] for b in micro_batches]) for part in parts}
+    loss, terms = objective(leaves, teacher)
+    forward_s += clock() - start
+    start = clock()
+    loss.backward()
+    offsets = {part: 0 for part in parts}
+    backward_s += clock() - start
+    for i, batch in enumerate(micro_batches):
+        with sync_unless_last(i):
+            start = clock()
+            _set_rng_state(states[i])
+            embedded = embed(batch)
+            surrogate = 0.0
+            for part, value in embedded.items():
+                rows = len(value)
+                grad = leaves[part].grad[offsets[part] : offsets[part] + rows]
+                offsets[part] += rows
+                surrogate = surrogate + (value.float() * grad.float()).sum()
+            middle = clock()
+            accelerator.backward(surrogate)
+            forward_s, backward_s = forward_s + middle - start, backward_s + clock() - middle
+    return StepResult(loss.detach(), {k: v.detach() for k, v in terms.items()}, forward_s, backward_s)

@@ -1,0 +1,88 @@
+"""Where a stage starts: a backbone turned into a student, or the previous stage's checkpoint.
+
+Everything a stage can get wrong about its model (a compressor inserted twice, a schedule that
+compresses a model without a compressor, an unknown prompt, a length past the backbone's positions)
+is reported here, all together, before any data is read.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoTokenizer
+
+from ..configs import ConfigError
+from ..model import JasperTCModel, build_student, insert_compressor
+from .config import TrainConfig
+
+__all__ = ["build_start", "disable_dropout"]
+
+
+def disable_dropout(model) -> None:
+    """Set every dropout probability to 0: modules, attention's stored rates, and the saved config."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        for key, value in list(vars(module).items()):
+            if "dropout" in key and isinstance(value, float):
+                setattr(module, key, 0.0)
+    text_config = model.config.text_config
+    for key in list(text_config.to_dict()):
+        if "dropout" in key and isinstance(getattr(text_config, key, None), float):
+            setattr(text_config, key, 0.0)
+
+
+def build_start(config: TrainConfig, source: str = "config"):
+    """The stage's starting model (fp32, train mode) and its tokenizer."""
+    start = config.start
+    if start.backbone is not None:
+        model, tokenizer = build_student(
+            start.backbone,
+            start.embedding_dim,
+            num_layers=start.num_layers,
+            with_compressor=start.insert_compressor,
+            mlp_init=start.mlp_init,
+            length_threshold=start.length_threshold,
+            compression_ratio=start.compression_ratio,
+            prompts=start.prompts,
+            seed=config.seed,
+        )
+    else:
+        model = JasperTCModel.from_pretrained(start.checkpoint)
+        tokenizer = AutoTokenizer.from_pretrained(start.checkpoint)
+        if start.insert_compressor:
+            if model.jasper_mlp is not None:
+                raise ConfigError(source, [f"start.insert_compressor: {start.checkpoint} already has a compressor"])
+            insert_compressor(
+                model,
+                mlp_init=start.mlp_init,
+                length_threshold=start.length_threshold,
+                compression_ratio=start.compression_ratio,
+                seed=config.seed,
+            )
+        if start.prompts is not None:
+            model.config.prompts = dict(start.prompts)
+    model.float()
+    if config.disable_dropout:
+        disable_dropout(model)
+    tokenizer.padding_side = model.config.padding_side
+    _check_model(config, model, source)
+    return model.train(), tokenizer
+
+
+def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None:
+    problems = []
+    if config.compression.schedule != "none" and model.jasper_mlp is None:
+        problems.append(
+            f"compression.schedule: {config.compression.schedule!r} compresses, but the model has no compressor "
+            "(set start.insert_compressor: true, or start from a checkpoint that has one)"
+        )
+    prompts = model.config.prompts or {}
+    for key in ("query_prompt_name", "document_prompt_name"):
+        name = getattr(config.data, key)
+        if name is not None and config.data.triples is not None and name not in prompts:
+            problems.append(f"data.{key}: the model has no prompt {name!r} (it has: {sorted(prompts) or 'none'})")
+    limit = getattr(model.config.text_config, "max_position_embeddings", None)
+    if limit is not None and config.data.max_length > limit:
+        problems.append(f"data.max_length: {config.data.max_length} exceeds the backbone's {limit} positions")
+    if problems:
+        raise ConfigError(source, problems)

@@ -1,0 +1,235 @@
+"""The training loop on a tiny random Qwen3: the four stages chained, resume, config errors, shipped configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from jasper_tc.configs import ConfigError, parse_config
+from jasper_tc.training import TrainConfig, check_train_config, train
+from jasper_tc.training.checkpoints import list_checkpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(world_config: dict, **kwargs):
+    config = check_train_config(parse_config(TrainConfig, world_config), "test")
+    return train(config, **kwargs)
+
+
+def weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(Path(folder) / "model.safetensors")
+
+
+def logged(output) -> list[dict]:
+    return [json.loads(line) for line in (Path(output) / "log.jsonl").read_text().splitlines()]
+
+
+def test_four_stages_chain_and_each_output_loads(tiny_world, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    import jasper_tc
+
+    stage1 = run(tiny_world.config(tmp_path / "s1", tensorboard=True))
+    stage2 = run(
+        tiny_world.config(
+            tmp_path / "s2",
+            start={"backbone": None, "checkpoint": str(stage1.model), "insert_compressor": True},
+            compression={"schedule": "fixed", "ratio": 0.33},
+        )
+    )
+    stage3 = run(
+        tiny_world.config(
+            tmp_path / "s3",
+            start={"backbone": None, "checkpoint": str(stage2.model)},
+            loss={"cosine": 10, "similarity": 100},
+            compression={"schedule": "algorithm2"},
+            accumulation=2,
+            gradient_cache=True,
+            gradient_checkpointing=True,
+        )
+    )
+    stage4 = run(
+        tiny_world.config(
+            tmp_path / "s4",
+            start={"backbone": None, "checkpoint": str(stage3.model)},
+            data={"corpus": None, "triples": tiny_world.triples, "teacher_store": tiny_world.triple_store},
+            loss={"info_nce": 1, "soft_distillation": 16, "cosine": 10},
+            compression={"schedule": "algorithm2"},
+        )
+    )
+    texts = ["a short query", "a longer document " * 30]
+    for result, terms in (
+        (stage1, {"cosine"}),
+        (stage2, {"cosine"}),
+        (stage3, {"cosine", "similarity"}),
+        (stage4, {"info_nce", "soft_distillation", "cosine"}),
+    ):
+        assert result.step == result.total_steps == 4 and not result.stopped
+        records = logged(result.model.parent)
+        assert [r["step"] for r in records] == [1, 2, 3, 4]
+        assert set(records[0]["terms"]) == terms and all(np.isfinite(r["loss"]) for r in records)
+        encoder = jasper_tc.load(result.model)
+        ratio = 0.3 if result is not stage1 else 1.0
+        ours = encoder.encode(texts, compression_ratio=ratio)
+        theirs = SentenceTransformer(str(result.model)).encode(texts, compression_ratio=ratio)
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert stage4.model.parent.joinpath("config.yaml").is_file()
+    assert list((tmp_path / "s1" / "tensorboard").glob("events.out.tfevents.*"))
+    assert [r["ratio"] for r in logged(tmp_path / "s2")] == [0.33] * 4
+    assert len({r["ratio"] for r in logged(tmp_path / "s3")}) > 1  # drawn per step
+    assert jasper_tc.load(stage1.model).backend.model.jasper_mlp is None
+    assert jasper_tc.load(stage2.model).backend.model.config.compression_ratio == pytest.approx(0.33333)
+
+
+def test_distillation_lowers_the_loss(tiny_world, tmp_path):
+    result = run(tiny_world.config(tmp_path / "run", steps=24, optimizer={"lr": 3e-3}, disable_dropout=True))
+    losses = [r["loss"] for r in logged(result.model.parent)]
+    assert np.mean(losses[-4:]) < 0.7 * np.mean(losses[:4])
+
+
+def resumable(tiny_world, output: Path) -> dict:
+    """Stage-3-like: compressor, drawn ratios, Gram loss with gradient cache, dropout on, checkpoint every 2."""
+    return tiny_world.config(
+        output,
+        start={"insert_compressor": True},
+        loss={"cosine": 10, "similarity": 100},
+        compression={"schedule": "algorithm2"},
+        accumulation=2,
+        gradient_cache=True,
+        steps=6,
+        checkpoint={"every": 2, "keep_last": 2},
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_world, tmp_path_factory):
+    result = run(resumable(tiny_world, tmp_path_factory.mktemp("whole") / "run"))
+    return weights(result.model), logged(result.model.parent)
+
+
+def test_resume_after_a_crash_ends_with_the_same_weights(tiny_world, tmp_path, uninterrupted):
+    config = resumable(tiny_world, tmp_path / "run")
+
+    def crash(step: int):
+        if step == 3:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(config, on_step=crash)
+    assert [step for step, _ in list_checkpoints(tmp_path / "run")] == [2]
+    assert not (tmp_path / "run" / "model").exists()
+    result = run(config, resume=True)
+    assert result.step == 6
+    expected, expected_log = uninterrupted
+    got = weights(result.model)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(got[name], expected[name]), name
+    log = logged(tmp_path / "run")
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]  # the crashed step 3 logged once
+    assert [r["loss"] for r in log] == [r["loss"] for r in expected_log]
+    assert [step for step, _ in list_checkpoints(tmp_path / "run")] == [4, 6]  # keep_last 2
+
+
+def test_a_requested_stop_saves_and_resumes_exactly(tiny_world, tmp_path, uninterrupted):
+    config = resumable(tiny_world, tmp_path / "run")
+    stopped = run(config, on_step=lambda step: step == 3)
+    assert stopped.stopped and stopped.step == 3 and stopped.model is None
+    assert [step for step, _ in list_checkpoints(tmp_path / "run")][-1] == 3
+    result = run(config, resume=True)
+    expected, _ = uninterrupted
+    assert all(torch.equal(weights(result.model)[name], expected[name]) for name in expected)
+
+
+def test_a_second_run_into_the_same_output_needs_resume(tiny_world, tmp_path):
+    config = tiny_world.config(tmp_path / "run", steps=1)
+    run(config)
+    with pytest.raises(ConfigError, match="--resume"):
+        run(config)
+
+
+def test_resume_refuses_a_changed_config_naming_the_key(tiny_world, tmp_path):
+    run(tiny_world.config(tmp_path / "run", steps=2, checkpoint={"every": 1}), on_step=lambda step: step == 1)
+    with pytest.raises(ConfigError, match=r"optimizer\.lr: 0\.001 in the checkpoint, 0\.002 now"):
+        run(tiny_world.config(tmp_path / "run", steps=2, optimizer={"lr": 2e-3}), resume=True)
+
+
+def test_config_problems_are_reported_together_before_any_compute(tiny_world, tmp_path):
+    config = tiny_world.config(tmp_path / "run", batch_size="four", loss={"cosine": 10, "cosnie": 1})
+    config["data"]["teacher_store"] = str(tmp_path / "missing")
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    text = str(error.value)
+    assert "batch_size: expected int" in text and "loss.cosnie: unknown key" in text
+
+    config = tiny_world.config(tmp_path / "run", data={"teacher_store": str(tmp_path / "missing")}, steps=None)
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    assert "is not a finished store" in str(error.value) and "exactly one of epochs and steps" in str(error.value)
+
+    config = tiny_world.config(tmp_path / "run", start={"embedding_dim": 48}, loss={"info_nce": 1})
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    assert "32-d but start.embedding_dim embeds into 48" in str(error.value)
+    assert "loss.info_nce: needs queries and documents" in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_model_level_problems_are_reported_before_reading_data(tiny_world, tmp_path):
+    config = tiny_world.config(
+        tmp_path / "run", compression={"schedule": "fixed", "ratio": 0.5}, data={"max_length": 100000}
+    )
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    assert "has no compressor" in str(error.value) and "exceeds the backbone's 4096 positions" in str(error.value)
+
+
+def test_too_little_data_for_one_global_batch_is_an_error(tiny_world, tmp_path):
+    with pytest.raises(ValueError, match=r"64 rows, fewer than one global batch of 80"):
+        run(tiny_world.config(tmp_path / "run", batch_size=40, accumulation=2))
+
+
+SHIPPED_600M = sorted((ROOT / "configs" / "jasper-600m").glob("stage*.yaml"))
+SHIPPED_CPU = sorted((ROOT / "configs" / "minilm-cpu").glob("stage*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_600M + SHIPPED_CPU, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_configs_parse(path):
+    config = parse_config(TrainConfig, yaml.safe_load(path.read_text()), str(path))
+    assert config.loss and (config.epochs or config.steps)
+
+
+def test_the_report_stage_configs_run_on_a_tiny_qwen3(tiny_world, tmp_path):
+    """The 600M recipe, stage by stage, with only sizes and paths swapped for the tiny world."""
+    assert len(SHIPPED_600M) == 4
+    previous = None
+    for path in SHIPPED_600M:
+        config = yaml.safe_load(path.read_text())
+        config["output"] = str(tmp_path / path.stem)
+        start = config["start"]
+        if "backbone" in start:
+            start.update(backbone=tiny_world.backbone, embedding_dim=32)
+        else:
+            start["checkpoint"] = str(previous)
+        if "triples" in config["data"]:
+            config["data"].update(triples=tiny_world.triples, teacher_store=tiny_world.triple_store)
+        else:
+            config["data"]["corpus"] = {"path": tiny_world.corpus, "id_field": "id"}
+            config["data"]["teacher_store"] = tiny_world.store
+        config["data"]["max_length"] = 96
+        config.pop("epochs", None)
+        config.update(steps=2, batch_size=2, accumulation=min(config.get("accumulation", 1), 2), tensorboard=False)
+        result = run(config)
+        assert result.step == 2
+        previous = result.model
+    import jasper_tc
+
+    final = jasper_tc.load(previous)
+    assert final.dimension == 32 and final.backend.model.jasper_mlp is not None

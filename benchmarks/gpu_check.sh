@@ -2,7 +2,7 @@
 # The GPU checks, prepared to run in one call on a lent GPU machine (e.g. the device tool):
 #   bash benchmarks/gpu_check.sh            # results land in benchmarks/results/ and, if set, in $OUT
 # Installs the package (the machine's CUDA torch is kept), then times the 600M-shaped model in bf16
-# with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1.
+# with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1; then stage-3 training steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet -e . 2>&1 | grep -v "^WARNING" || true
@@ -10,3 +10,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv
 python benchmarks/compression_speed.py --device cuda --batch-size 32 --layers 28 --dtypes bf16 \
     --compressor-dtypes bf16 --repeats 5 --out compression_speed-cuda
 if [ -n "${OUT:-}" ]; then cp benchmarks/results/compression_speed-cuda.* "$OUT"/; fi
+# Training: a few stage-3 steps of the 600M-shaped model (random weights), bf16 autocast, gradient
+# checkpointing, micro-batch 4 x 1024 tokens x accumulation 4; tokens/s and peak memory.
+python benchmarks/train_gpu.py --batch-size 4 --accumulation 4 --steps 6 --json benchmarks/results/train_gpu-cuda.json
+python benchmarks/train_gpu.py --batch-size 4 --accumulation 4 --steps 4 --gradient-cache \
+    --json benchmarks/results/train_gpu-cuda-cache.json
+if [ -n "${OUT:-}" ]; then cp benchmarks/results/train_gpu-cuda*.json "$OUT"/; fi

@@ -84,3 +84,40 @@ def test_quickstart_builds_a_model_that_loads(tmp_path):
     assert "r=0.1" in result.output
     encoder = jasper_tc.load(str(tmp_path / "qs"), device="cpu")
     assert encoder.encode("hello").shape == (384,)
+
+
+def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "jasper-600m" / "stage3.yaml"
+    # the shipped stage names files that only exist after the earlier stages ran: exit 2, naming them
+    result = runner.invoke(app, ["train", str(shipped), "--check"])
+    assert result.exit_code == 2
+    assert "start.checkpoint: no such folder runs/jasper-600m/stage2/model" in result.output
+    assert "data.teacher_store" in result.output
+
+    config = yaml.safe_load(shipped.read_text())
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "manifest.json").write_text(json.dumps({"dimension": 2048}))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": 1, "text": "x"}\n')
+    config["start"] = {"backbone": "Qwen/Qwen3-Embedding-0.6B"}
+    config["data"].update(teacher_store=str(store), corpus={"path": str(corpus), "id_field": "id"})
+    path = tmp_path / "stage.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(path), "--check", "steps=10", "loss.similarity=50"])
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["steps"] == 10 and resolved["loss"] == {
+        "cosine": 10.0, "similarity": 50.0, "info_nce": 0.0, "soft_distillation": 0.0, "temperature": 0.3, "alpha": 0.1,
+    }  # fmt: skip
+
+    result = runner.invoke(
+        app, ["train", str(path), "--check", "batch_size=0", "optimizer.lr=-1", "start.embedding_dim=64"]
+    )
+    assert result.exit_code == 2
+    for expected in ("batch_size: must be at least 1", "optimizer.lr: must be above 0", "embeds into 64 dims"):
+        assert expected in result.output

@@ -46,5 +46,11 @@ def test_encode_imports_only_model_and_corpus():
     assert outside == set(), f"jasper_tc.encode must not import {sorted(outside)}"
 
 
+def test_training_reads_stores_and_models_but_not_evaluation_or_serving():
+    imported = imported_package_modules(PACKAGE / "training")
+    assert not {name for name in imported if name.startswith(("jasper_tc.evaluation", "jasper_tc.serving"))}
+    assert "jasper_tc.store" in imported and "jasper_tc.model" in imported
+
+
 def test_the_check_sees_relative_imports():
     assert "jasper_tc.model.compressor" in imported_package_modules(PACKAGE / "model")

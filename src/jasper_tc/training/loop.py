@@ -146,7 +146,8 @@ def train(
     # accelerate keeps one state per process; stages run one after another in a process (the quickstart,
     # a notebook) may differ in precision, so start each from a fresh state (the process group is kept).
     AcceleratorState._reset_state()
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    # cpu=True where there is no GPU: accelerate only forms a multi-process CPU (gloo) group when told so.
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
     if not resume and list_checkpoints(output):
         raise ConfigError(
             source, [f"output: {output} has checkpoints of an earlier run; pass --resume or another output"]
@@ -201,9 +202,12 @@ def train(
 
     stops = _StopRequests()
     stopped = False
+    last_done = None
     with stops.installed():
         while step < total:
             began = clock()
+            # The previous step's bookkeeping (collective, log, checkpoint) counts towards this step's "other".
+            bookkeeping = began - last_done if last_done is not None else 0.0
             ratio = schedule.ratio(step)
             micro_batches = [
                 _micro_batch(
@@ -226,7 +230,7 @@ def train(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            done = clock()
+            done = last_done = clock()
             wants_stop = bool(on_step(step)) if on_step is not None else False
             # One collective per step: the loss terms, the token count and whether any process must stop.
             names = sorted(result.terms)
@@ -244,7 +248,7 @@ def train(
                 shared = accelerator.reduce(shared, reduction="sum")
                 shared[: 1 + len(names)] /= accelerator.num_processes
             values = shared.tolist()
-            seconds = done - began
+            seconds = done - began + bookkeeping
             record = {
                 "step": step,
                 "epoch": round(step / sampler.steps_per_epoch, 4),
@@ -263,7 +267,7 @@ def train(
                     "optimizer": done - stepped,
                     "other": max(
                         0.0, seconds - (loaded - began) - result.forward_s - result.backward_s - (done - stepped)
-                    ),
+                    ),  # bookkeeping and whatever the sections above do not cover
                 },
             }
             log.step(record, write=step % config.log_every == 0 or step == total)

@@ -11,6 +11,7 @@ of millions of paragraphs costs no Python objects and no per-process copy.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..corpus import CorpusError, iter_triples, text_id
-from ..store import EmbeddingStore, StoreError, atomic_write_bytes
+from ..store import EmbeddingStore, StoreError
 from ..teachers.config import CorpusConfig
 from ..teachers.run import iter_corpus, scan_corpus
 
@@ -111,11 +112,11 @@ class TripleData:
 def _text_column(corpus: CorpusConfig, folder: Path, fingerprint: str) -> pa.ChunkedArray:
     """The corpus texts as a memory-mapped Arrow column, written once per corpus content."""
     path = folder / f"texts-{fingerprint[:16]}.arrow"
-    if not path.is_file():
+    if not path.is_file():  # streamed to a temporary file and renamed: never the whole corpus in memory
         folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         schema = pa.schema([("text", pa.large_string())])
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, schema) as writer:
+        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             chunk: list[str] = []
             for _, text in iter_corpus(corpus):
                 chunk.append(text)
@@ -124,7 +125,7 @@ def _text_column(corpus: CorpusConfig, folder: Path, fingerprint: str) -> pa.Chu
                     chunk = []
             if chunk:
                 writer.write_batch(pa.record_batch([pa.array(chunk, pa.large_string())], schema=schema))
-        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        os.replace(partial, path)
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all().column("text")
 
 

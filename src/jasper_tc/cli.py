@@ -180,6 +180,56 @@ def train(
     typer.echo(f"model: {result.model}")
 
 
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option(help="Model folder or hub name.")],
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="JASPER_TC_API_KEY", help="Require 'Authorization: Bearer KEY' (not /health).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Model id the API reports; default the folder's name.")] = None,
+    max_batch_tokens: Annotated[int, typer.Option(help="Padded tokens (after compression) per forward.")] = 16384,
+    max_batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(help="How long a batch waits for more inputs.")] = 5.0,
+    max_inputs: Annotated[int, typer.Option(help="Inputs per request.")] = 512,
+    max_payload_bytes: Annotated[int, typer.Option(help="Request body size.")] = 8 * 1024 * 1024,
+    max_input_tokens: Annotated[int | None, typer.Option(help="Tokens per input; default the model's limit.")] = None,
+    truncate: Annotated[
+        bool, typer.Option(help="Default for requests that do not say: cut long inputs or refuse.")
+    ] = False,
+    max_concurrent_requests: Annotated[int, typer.Option(help="Beyond this, 429 with Retry-After.")] = 256,
+    max_queue_tokens: Annotated[int, typer.Option(help="Queued tokens beyond which requests get 429.")] = 1_000_000,
+    overload_compression: Annotated[
+        bool, typer.Option(help="Under overload, compress queued work harder before rejecting any.")
+    ] = False,
+    overload_tokens: Annotated[int, typer.Option(help="Queued tokens that count as overload.")] = 65536,
+    overload_ratio: Annotated[float, typer.Option(help="The ratio queued work runs at under overload.")] = 0.33,
+    compression_ratio: Annotated[float | None, typer.Option(help="Default ratio; default the model's.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+) -> None:
+    """Serve embeddings over HTTP: OpenAI /v1/embeddings, TEI /embed and /tokenize, /health, /ready, /metrics."""
+    from .serving import ServeConfig
+    from .serving import serve as run_server
+
+    try:
+        config = ServeConfig(
+            model=model, name=name, host=host, port=port, api_key=api_key, device=device, dtype=dtype,
+            max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+            max_inputs=max_inputs, max_payload_bytes=max_payload_bytes, max_input_tokens=max_input_tokens,
+            truncate=truncate, max_concurrent_requests=max_concurrent_requests, max_queue_tokens=max_queue_tokens,
+            overload_compression=overload_compression, overload_tokens=overload_tokens,
+            overload_ratio=overload_ratio, default_ratio=compression_ratio,
+        )  # fmt: skip
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    run_server(config)
+
+
 @app.command("mine-negatives")
 def mine_negatives_command(
     model: Annotated[str, typer.Option(help="Teacher model folder or hub name.")],

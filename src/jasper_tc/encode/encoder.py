@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..model import check_ratio, compressed_length
@@ -187,21 +188,15 @@ class Encoder:
             show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
 
         result = torch.empty(len(texts), self.dimension, dtype=torch.float32)
-        device = self.backend.device
         for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
-            padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, padding=True, return_tensors="pt")
-            embeddings = self.backend.embed(
-                padded["input_ids"].to(device), padded["attention_mask"].to(device), ratio
-            ).float()  # (b, D)
-            if not torch.isfinite(embeddings).all():
-                bad = [batch[i] for i in torch.nonzero(~torch.isfinite(embeddings).all(dim=1)).flatten().tolist()]
+            try:
+                result[torch.tensor(batch)] = self.embed_batch([ids[i] for i in batch], ratio, normalize=normalize)
+            except FloatingPointError as error:
+                bad = [batch[i] for i in error.args[1]] if len(error.args) > 1 else batch
                 raise FloatingPointError(
                     f"the model produced non-finite embeddings for texts{bad[:5]}; half-precision (fp16) overflows "
                     "in Qwen3-based models: use bf16 or fp32"
-                )
-            if normalize:
-                embeddings = F.normalize(embeddings, dim=-1)
-            result[torch.tensor(batch)] = embeddings.cpu()
+                ) from None
 
         embeddings = result[0] if single else result
         embeddings = embeddings.numpy() if output == "numpy" else embeddings
@@ -216,6 +211,26 @@ class Encoder:
             for count, length, cut in zip(counts, lengths, truncated)
         ]
         return embeddings, details
+
+    @torch.inference_mode()
+    def embed_batch(self, token_ids: list[list[int]], compression_ratio: float, *, normalize: bool = True) -> Tensor:
+        """One forward over already-tokenised inputs (from :meth:`tokenize`): ``(len, dimension)`` float32 on CPU.
+
+        The unit of work of :meth:`encode` and of the server, so both give an input the same embedding.
+        Non-finite rows raise ``FloatingPointError(message, rows)``.
+        """
+        padded = self.tokenizer.pad({"input_ids": token_ids}, padding=True, return_tensors="pt")
+        device = self.backend.device
+        embeddings = self.backend.embed(
+            padded["input_ids"].to(device), padded["attention_mask"].to(device), compression_ratio
+        ).float()  # (b, D)
+        finite = torch.isfinite(embeddings).all(dim=1)
+        if not finite.all():
+            rows = torch.nonzero(~finite).flatten().tolist()
+            raise FloatingPointError(f"non-finite embeddings for rows {rows[:5]} of the batch", rows)
+        if normalize:
+            embeddings = F.normalize(embeddings, dim=-1)
+        return embeddings.cpu()
 
     def encode_query(self, texts: str | Sequence[str], **kwargs):
         """:meth:`encode` with the checkpoint's ``query`` prompt (none if it has no such prompt)."""

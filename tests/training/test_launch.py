@@ -37,11 +37,19 @@ def losses(output: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (output / "log.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_train_like_one_process_on_the_whole_batch(tiny_world, tmp_path):
-    """Stage-4 losses (InfoNCE, soft, cosine, Gram) over documents gathered from both processes: with the
-    gradient cache, 2 processes x 2 queries equal 1 process x 2 queries x accumulation 2, step by step."""
+@pytest.mark.parametrize(
+    ("gradient_cache", "two", "one"),
+    [(True, (2, 1), (2, 2)), (False, (2, 2), (4, 2))],
+    ids=["gradient-cache", "accumulation"],
+)
+def test_two_processes_train_like_one_process_on_the_same_batches(tiny_world, tmp_path, gradient_cache, two, one):
+    """Stage-4 losses (InfoNCE, soft, cosine, Gram) over documents gathered from both processes.
 
-    def config(output: Path, accumulation: int) -> dict:
+    With the gradient cache, 2 processes x 2 queries equal 1 process x 2 queries x accumulation 2 (the
+    whole step is one batch). Without it, each micro-batch gathered over 2 processes x 2 queries equals
+    a 1-process micro-batch of 4; both accumulate 2 micro-batches (the non-final ones under no_sync)."""
+
+    def config(output: Path, batch_size: int, accumulation: int) -> dict:
         return tiny_world.config(
             output,
             start={"insert_compressor": True},
@@ -49,15 +57,15 @@ def test_two_processes_train_like_one_process_on_the_whole_batch(tiny_world, tmp
             loss={"info_nce": 1, "soft_distillation": 16, "cosine": 10, "similarity": 100},
             compression={"schedule": "fixed", "ratio": 0.5},
             optimizer={"lr": 1e-3, "eps": 1e-3},  # a large eps keeps Adam's update smooth in tiny gradients
-            batch_size=2,
+            batch_size=batch_size,
             accumulation=accumulation,
-            gradient_cache=True,
+            gradient_cache=gradient_cache,
             disable_dropout=True,
             steps=3,
         )
 
     path = tmp_path / "two.yaml"
-    path.write_text(yaml.safe_dump(config(tmp_path / "two", accumulation=1)))
+    path.write_text(yaml.safe_dump(config(tmp_path / "two", *two)))
     port = str(free_port())
     process = launch(
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
@@ -66,13 +74,10 @@ def test_two_processes_train_like_one_process_on_the_whole_batch(tiny_world, tmp
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out.decode()[-3000:]
 
-    one = train(check_train_config(parse_config(TrainConfig, config(tmp_path / "one", accumulation=2)), "one"))
+    single = train(check_train_config(parse_config(TrainConfig, config(tmp_path / "one", *one)), "one"))
     assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
-    two_weights, one_weights = (
-        load_file(tmp_path / "two" / "model" / "model.safetensors"),
-        load_file(one.model / "model.safetensors"),
-    )
-    for name, value in one_weights.items():
+    two_weights = load_file(tmp_path / "two" / "model" / "model.safetensors")
+    for name, value in load_file(single.model / "model.safetensors").items():
         torch.testing.assert_close(two_weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
 
 

@@ -182,6 +182,37 @@ def test_config_problems_are_reported_together_before_any_compute(tiny_world, tm
     assert not (tmp_path / "run").exists()
 
 
+def test_nan_infinity_and_zero_eps_are_refused_by_name(tiny_world, tmp_path):
+    config = tiny_world.config(tmp_path / "run", optimizer={"eps": 0.0, "max_grad_norm": float("nan")})
+    config["loss"]["temperature"] = float("inf")
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    text = str(error.value)
+    assert "optimizer.eps: must be above 0" in text
+    assert "optimizer.max_grad_norm: must be a finite number, got nan" in text
+    assert "loss.temperature: must be a finite number, got inf" in text
+
+
+def test_resume_refuses_another_process_count_and_survives_a_torn_log_line(tiny_world, tmp_path):
+    config = tiny_world.config(tmp_path / "run", steps=3, checkpoint={"every": 1})
+    run(config, on_step=lambda step: step == 2)
+    with (tmp_path / "run" / "log.jsonl").open("a") as log:
+        log.write('{"step": 3, "lo')  # killed mid-write
+    state = tmp_path / "run" / "checkpoints" / "step-00000002" / "state.json"
+    saved = json.loads(state.read_text())
+    state.write_text(json.dumps({**saved, "processes": 2}))
+    with pytest.raises(ConfigError, match="processes: 2 in the checkpoint, 1 now"):
+        run(config, resume=True)
+    state.write_text(json.dumps(saved))
+    assert run(config, resume=True).step == 3
+    assert [r["step"] for r in logged(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_a_one_row_gram_matrix_is_refused(tiny_world, tmp_path):
+    with pytest.raises(ConfigError, match="a Gram matrix over 1 row"):
+        run(tiny_world.config(tmp_path / "run", batch_size=1, loss={"cosine": 1, "similarity": 1}))
+
+
 def test_model_level_problems_are_reported_before_reading_data(tiny_world, tmp_path):
     config = tiny_world.config(
         tmp_path / "run", compression={"schedule": "fixed", "ratio": 0.5}, data={"max_length": 100000}

@@ -40,6 +40,9 @@ def latest_checkpoint(output: str | Path) -> tuple[int, Path] | None:
 def save_checkpoint(accelerator, output: str | Path, step: int, config: TrainConfig, keep_last: int) -> Path:
     """Save the full training state at ``step`` (a collective: every process calls it)."""
     final = Path(output) / FOLDER / f"step-{step:08d}"
+    if (final / STATE).is_file():  # this step is saved already (a finished run resumed): keep it as it is
+        accelerator.wait_for_everyone()
+        return final
     partial = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)
@@ -48,7 +51,9 @@ def save_checkpoint(accelerator, output: str | Path, step: int, config: TrainCon
     accelerator.save_state(str(partial))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        atomic_write_json(partial / STATE, {"step": step, "config": config.to_dict()})
+        atomic_write_json(
+            partial / STATE, {"step": step, "processes": accelerator.num_processes, "config": config.to_dict()}
+        )
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
         for _, old in list_checkpoints(output)[:-keep_last]:
@@ -78,7 +83,13 @@ def load_checkpoint(accelerator, folder: Path, config: TrainConfig) -> int:
         {k: v for k, v in saved["config"].items() if k not in ignored},
         {k: v for k, v in config.to_dict().items() if k not in ignored},
     )
+    saved_processes = saved.get("processes", 1)
+    if saved_processes != accelerator.num_processes:
+        differences.append(
+            f"processes: {saved_processes} in the checkpoint, {accelerator.num_processes} now (the rows of each step "
+            "and the steps per epoch depend on it)"
+        )
     if differences:
-        raise ConfigError(f"--resume from {folder}", ["the config changed since this checkpoint:", *differences])
+        raise ConfigError(f"--resume from {folder}", ["the run changed since this checkpoint:", *differences])
     accelerator.load_state(str(folder))
     return int(saved["step"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -252,10 +253,30 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         problems.append(f"checkpoint.every: must be at least 0, got {config.checkpoint.every}")
     if config.checkpoint.keep_last < 1:
         problems.append(f"checkpoint.keep_last: must be at least 1, got {config.checkpoint.keep_last}")
+    if optimizer.eps <= 0:
+        problems.append(f"optimizer.eps: must be above 0, got {optimizer.eps}")
+    problems += _non_finite(config)
     problems += _dimension_problems(config)
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def _non_finite(value, where: str = "") -> list[str]:
+    """NaN or infinity anywhere in the config (they pass every ``x <= 0`` check and poison training)."""
+    if dataclasses.is_dataclass(value):
+        return [
+            problem
+            for f in dataclasses.fields(value)
+            for problem in _non_finite(getattr(value, f.name), f"{where}.{f.name}" if where else f.name)
+        ]
+    if isinstance(value, (list, tuple)):
+        return [p for i, item in enumerate(value) for p in _non_finite(item, f"{where}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}: must be a finite number, got {value}"]
+    if isinstance(value, dict):
+        return [p for k, item in value.items() for p in _non_finite(item, f"{where}.{k}")]
+    return []
 
 
 def _dimension_problems(config: TrainConfig) -> list[str]:

@@ -129,6 +129,30 @@ def _save_model(accelerator, model, tokenizer, output: Path) -> Path:
     return final
 
 
+def _check_launch(accelerator, config: TrainConfig, source: str) -> None:
+    """What this loop cannot do under the launch it got, said before any model loads."""
+    from accelerate.utils import DistributedType
+
+    problems = []
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        problems.append(
+            "DeepSpeed is not supported by this loop (it steps the engine per micro-batch); use DDP or FSDP"
+        )
+    if accelerator.gradient_accumulation_steps != 1:
+        problems.append(
+            f"accelerate's gradient accumulation is set to {accelerator.gradient_accumulation_steps} (from the "
+            "launch config or ACCELERATE_GRADIENT_ACCUMULATION_STEPS); set it to 1 and use the config's accumulation"
+        )
+    rows = accelerator.num_processes * config.batch_size * (config.accumulation if config.gradient_cache else 1)
+    if config.loss.similarity > 0 and rows < 2:
+        problems.append(
+            "loss.similarity: a Gram matrix over 1 row is always equal to the teacher's; use batch_size >= 2 "
+            "(or gradient_cache with accumulation >= 2)"
+        )
+    if problems:
+        raise ConfigError(source, problems)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -152,6 +176,7 @@ def train(
         raise ConfigError(
             source, [f"output: {output} has checkpoints of an earlier run; pass --resume or another output"]
         )
+    _check_launch(accelerator, config, source)
     set_seed(config.seed)
     model, tokenizer = build_start(config, source)
     with accelerator.main_process_first():  # rank 0 builds the text cache; the others then read it
@@ -166,7 +191,10 @@ def train(
     )
     if config.gradient_checkpointing:
         model.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    optimizer = _optimizer(model, config)
+    # The model is wrapped first and the optimizer built on what the wrapper trains (FSDP's flat
+    # parameters, with use_orig_params off, are not the module's own).
+    model = accelerator.prepare(model)
+    optimizer = accelerator.prepare(_optimizer(model, config))
     scheduler = get_scheduler(
         config.optimizer.schedule,
         optimizer,
@@ -175,12 +203,17 @@ def train(
     )
     # The scheduler is stepped here once per optimizer step (accelerate's wrapper would step it once
     # per process); it is registered so that checkpoints hold it.
-    model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
 
     step = 0
-    if resume and (found := latest_checkpoint(output)) is not None:
-        step = load_checkpoint(accelerator, found[1], config)
+    if resume:  # rank 0 picks the checkpoint, so every process resumes from the same step
+        found = [latest_checkpoint(output) if accelerator.is_main_process else None]
+        if accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            broadcast_object_list(found)
+        if found[0] is not None:
+            step = load_checkpoint(accelerator, found[0][1], config)
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(output / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).encode())

@@ -157,7 +157,8 @@ def run_step(
             states.append(_rng_state())
             cached.append(embed(batch))
     parts = list(cached[0])
-    leaves = {part: torch.cat([c[part] for c in cached]).detach().requires_grad_(True) for part in parts}
+    # float32 leaves: their gradients are tiny (1/rows) and would lose precision in fp16/bf16
+    leaves = {part: torch.cat([c[part] for c in cached]).detach().float().requires_grad_(True) for part in parts}
     teacher = {part: torch.cat([b.teacher[part] for b in micro_batches]) for part in parts}
     loss, terms = objective(leaves, teacher)
     forward_s += clock() - start

@@ -26,11 +26,7 @@ class RunLog:
         if not main:
             return
         if self.path.is_file():  # keep what the resumed run had logged up to its checkpoint
-            kept = [
-                line
-                for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= start
-            ]
+            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines() if _step(line) <= start]
             atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode("utf-8"))
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -66,3 +62,11 @@ class RunLog:
         self.progress.close()
         if self.writer is not None:
             self.writer.close()
+
+
+def _step(line: str) -> float:
+    """The step of a log line; a torn last line (the process was killed mid-write) sorts after everything."""
+    try:
+        return json.loads(line).get("step", 0)
+    except (json.JSONDecodeError, AttributeError):
+        return float("inf")

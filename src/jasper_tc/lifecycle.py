@@ -45,7 +45,7 @@ class Plan:
     epochs_stage2: float = 1.0
     steps_stage3: int = 40
     steps_stage4: int = 30
-    eval_limit: int = 300
+    eval_limit: int = 150
     eval_tasks: tuple[str, ...] | None = None  # None: one task per type asked (no clustering, no bitext)
     ratios: tuple[float, ...] = RATIOS
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -118,7 +118,7 @@ def _evaluate(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool 
         if task.train_limit is not None:
             limits["train_limit"] = min(task.train_limit, 4 * plan.eval_limit)
         if task.type == "retrieval":  # the judged documents are always kept; others fill up to the limit
-            limits["corpus_limit"] = min(task.corpus_limit or 10**9, 3 * plan.eval_limit)
+            limits["corpus_limit"] = min(task.corpus_limit or 10**9, 2 * plan.eval_limit)
         if not prompts:
             limits |= {"prompt": None, "document_prompt": None}
         tasks.append(dataclasses.replace(task, **limits))

@@ -81,3 +81,15 @@ def test_keep_first_layers_checks_its_range(minilm_path):
         keep_first_layers(backbone, 7)
     keep_first_layers(backbone, 2)
     assert backbone.config.num_hidden_layers == 2
+
+
+def test_identity_linear_1_starts_the_student_at_its_backbone_embedding(minilm_path):
+    import pytest
+    import torch
+
+    from jasper_tc import build_student
+
+    model, _ = build_student(minilm_path, 384, num_layers=3, linear_init="identity")
+    assert torch.equal(model.linear_1.weight, torch.eye(384)) and not model.linear_1.bias.any()
+    with pytest.raises(ValueError, match="needs embedding_dim == hidden size \\(384\\), got 256"):
+        build_student(minilm_path, 256, num_layers=1, linear_init="identity")

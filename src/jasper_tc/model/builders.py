@@ -66,6 +66,7 @@ def build_student(
     num_layers: int | None = None,
     with_compressor: bool = False,
     mlp_init: MlpInit = "random",
+    linear_init: Literal["random", "identity"] = "random",
     length_threshold: int = 80,
     compression_ratio: float = 0.5,
     prompts: dict[str, str] | None = None,
@@ -76,7 +77,10 @@ def build_student(
 
     The backbone keeps its weights (optionally only its first ``num_layers`` layers); pooling becomes
     the masked mean; ``linear_1`` to ``embedding_dim`` is new. ``with_compressor`` also inserts
-    ``jasper_mlp`` and the pool (see :func:`insert_compressor`). Returns the model and its tokenizer.
+    ``jasper_mlp`` and the pool (see :func:`insert_compressor`). ``linear_init="identity"`` (only when
+    ``embedding_dim`` equals the backbone's hidden size) starts ``linear_1`` as the identity, so a
+    student distilled from its own backbone's family starts from that backbone's embedding rather than
+    a random projection of it. Returns the model and its tokenizer.
     """
     folder = _backbone_folder(backbone)
     loaded = AutoModel.from_pretrained(folder, dtype=dtype)
@@ -97,6 +101,17 @@ def build_student(
         torch.manual_seed(seed)
         model = JasperTCModel(config)
     model.model = drop_pooler(loaded)
+    if linear_init == "identity":
+        hidden = loaded.config.hidden_size
+        if embedding_dim != hidden:
+            raise ValueError(
+                f"linear_init='identity' needs embedding_dim == hidden size ({hidden}), got {embedding_dim}"
+            )
+        with torch.no_grad():
+            model.linear_1.weight.copy_(torch.eye(hidden))
+            model.linear_1.bias.zero_()
+    elif linear_init != "random":
+        raise ValueError(f"linear_init must be 'random' or 'identity', got {linear_init!r}")
     model.to(dtype)
     if with_compressor:
         insert_compressor(model, mlp_init=mlp_init, seed=seed)

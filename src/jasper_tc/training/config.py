@@ -45,6 +45,8 @@ class StartConfig:
     # Backbone only: keep only its first k layers (a smaller student); the output size of linear_1.
     num_layers: int | None = None
     embedding_dim: int = 2048
+    # Backbone only: linear_1 random (the report) or the identity (needs embedding_dim == hidden size).
+    linear_init: Literal["random", "identity"] = "random"
     # Add a new jasper_mlp and the token compressor (stage 2); the pool's threshold and default ratio.
     insert_compressor: bool = False
     mlp_init: Literal["random", "identity"] = "random"
@@ -164,6 +166,8 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         if value is not None and not Path(value).exists() and _is_local(value):
             problems.append(f"start.{key}: no such folder {value}")
     if start.checkpoint is not None:
+        if start.linear_init != "random":
+            problems.append("start.linear_init: only for a backbone start (a checkpoint has its linear_1)")
         if start.num_layers is not None:
             problems.append("start.num_layers: only for a backbone start")
         elif Path(start.checkpoint).is_dir() and not (Path(start.checkpoint) / "config.json").is_file():

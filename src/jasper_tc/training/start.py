@@ -35,17 +35,10 @@ def build_start(config: TrainConfig, source: str = "config"):
     """The stage's starting model (fp32, train mode) and its tokenizer."""
     start = config.start
     if start.backbone is not None:
-        model, tokenizer = build_student(
-            start.backbone,
-            start.embedding_dim,
-            num_layers=start.num_layers,
-            with_compressor=start.insert_compressor,
-            mlp_init=start.mlp_init,
-            length_threshold=start.length_threshold,
-            compression_ratio=start.compression_ratio,
-            prompts=start.prompts,
-            seed=config.seed,
-        )
+        try:
+            model, tokenizer = _build_student(config)
+        except ValueError as error:  # e.g. identity linear_1 with another size, too many layers
+            raise ConfigError(source, [f"start: {error}"]) from None
     else:
         model = JasperTCModel.from_pretrained(start.checkpoint)
         tokenizer = AutoTokenizer.from_pretrained(start.checkpoint)
@@ -67,6 +60,22 @@ def build_start(config: TrainConfig, source: str = "config"):
     tokenizer.padding_side = model.config.padding_side
     _check_model(config, model, source)
     return model.train(), tokenizer
+
+
+def _build_student(config: TrainConfig):
+    start = config.start
+    return build_student(
+        start.backbone,
+        start.embedding_dim,
+        num_layers=start.num_layers,
+        with_compressor=start.insert_compressor,
+        mlp_init=start.mlp_init,
+        linear_init=start.linear_init,
+        length_threshold=start.length_threshold,
+        compression_ratio=start.compression_ratio,
+        prompts=start.prompts,
+        seed=config.seed,
+    )
 
 
 def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None:

@@ -274,12 +274,31 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
         except ValueError as error:
             raise ApiError("invalid_request", str(error)) from None
 
+    def input_token_limit(encoder: Encoder) -> int:
+        return min(config.max_input_tokens or encoder.max_length, encoder.max_length)
+
+    def show_queue() -> None:
+        metrics.queue_items.set(len(state.batcher.pending))
+        metrics.queue_tokens.set(state.batcher.queued_tokens)
+
     async def embed(
-        request: Request, texts: list[str], field: str, *, prefix: str, ratio: float, truncate: bool | None
+        request: Request,
+        inputs: str | list[str],
+        field: str,
+        *,
+        ratio: float | None,
+        prompt_name: str | None,
+        truncate: bool | None,
     ):
+        """Check, tokenise, queue and await one request's inputs.
+
+        Returns ``(vectors, tokens per input, applied ratios, requested ratio)``, or None when the client left.
+        """
         encoder = ready_encoder()
-        limit = config.max_input_tokens or encoder.max_length
-        limit = min(limit, encoder.max_length)
+        texts = check_inputs(inputs, field)
+        ratio = resolve_ratio(ratio, encoder)
+        prefix = resolve_prefix(encoder, prompt_name)
+        limit = input_token_limit(encoder)
         ids, counts, truncated = await asyncio.to_thread(encoder.tokenize, [prefix + t for t in texts], limit)
         if not (config.truncate if truncate is None else truncate):
             for i, cut in enumerate(truncated):
@@ -293,8 +312,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
             items = state.batcher.submit(ids, ratio)
         except Overloaded as error:
             raise ApiError("overloaded", str(error), retry_after=error.retry_after) from None
-        metrics.queue_items.set(len(state.batcher.pending))
-        metrics.queue_tokens.set(state.batcher.queued_tokens)
+        show_queue()
         results = asyncio.gather(*(item.future for item in items))
         gone = asyncio.create_task(_disconnected(request))
         try:
@@ -310,7 +328,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
         degraded = [item.ratio for item in items if item.ratio != item.requested_ratio]
         if degraded:
             metrics.degraded.inc(len(degraded))
-        return vectors, [len(row) for row in ids], [item.ratio for item in items]
+        return vectors, [len(row) for row in ids], [item.ratio for item in items], ratio
 
     def degraded_headers(ratio: float, applied: list[float]) -> dict[str, str]:
         if all(a == ratio for a in applied):
@@ -326,13 +344,13 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
                 f"dimensions={body.dimensions} is not supported: this model's embeddings have {encoder.dimension} "
                 "dimensions and were not trained to be shortened",
             )
-        texts = check_inputs(body.input, "input")
-        ratio = resolve_ratio(body.compression_ratio, encoder)
-        prefix = resolve_prefix(encoder, body.input_type)
-        out = await embed(request, texts, "input", prefix=prefix, ratio=ratio, truncate=body.truncate)
+        out = await embed(
+            request, body.input, "input", ratio=body.compression_ratio, prompt_name=body.input_type,
+            truncate=body.truncate,
+        )  # fmt: skip
         if out is None:
             return Response(status_code=499)
-        vectors, tokens, applied = out
+        vectors, tokens, applied, ratio = out
         data = []
         for i, vector in enumerate(vectors):
             array = vector.numpy().astype("<f4")
@@ -353,16 +371,15 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
 
     @app.post("/embed")
     async def tei_embed(body: EmbedRequest, request: Request):
-        encoder = ready_encoder()
         if not body.normalize:
             raise ApiError("invalid_request", "normalize=false is not offered: embeddings are compared by cosine")
-        texts = check_inputs(body.inputs, "inputs")
-        ratio = resolve_ratio(body.compression_ratio, encoder)
-        prefix = resolve_prefix(encoder, body.prompt_name)
-        out = await embed(request, texts, "inputs", prefix=prefix, ratio=ratio, truncate=body.truncate)
+        out = await embed(
+            request, body.inputs, "inputs", ratio=body.compression_ratio, prompt_name=body.prompt_name,
+            truncate=body.truncate,
+        )  # fmt: skip
         if out is None:
             return Response(status_code=499)
-        vectors, _, applied = out
+        vectors, _, applied, ratio = out
         return JSONResponse([v.tolist() for v in vectors], headers=degraded_headers(ratio, applied))
 
     @app.post("/tokenize")
@@ -411,7 +428,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
             "model_path": config.model,
             "version": __version__,
             "dimension": encoder.dimension,
-            "max_input_tokens": min(config.max_input_tokens or encoder.max_length, encoder.max_length),
+            "max_input_tokens": input_token_limit(encoder),
             "prompts": sorted(encoder.prompts),
             "compression": {
                 "default_ratio": config.default_ratio or encoder.backend.default_ratio,
@@ -433,8 +450,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
     @app.get("/metrics")
     async def prometheus():
         if state.batcher is not None:
-            metrics.queue_items.set(len(state.batcher.pending))
-            metrics.queue_tokens.set(state.batcher.queued_tokens)
+            show_queue()
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.state.serving = state

@@ -10,6 +10,7 @@ continues from the latest checkpoint and ends with the same weights as a run nev
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -115,8 +116,6 @@ def _optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 
 def _save_model(accelerator, model, tokenizer, output: Path) -> Path:
     """The stage's output: a jasper-tc checkpoint (also a sentence-transformers folder), written atomically."""
-    import shutil
-
     final, partial = output / MODEL_FOLDER, output / f"{MODEL_FOLDER}.tmp"
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:

@@ -55,16 +55,21 @@ def _weighted(config: LossConfig, terms: dict[str, Tensor]) -> Tensor:
     return sum(getattr(config, name) * value for name, value in terms.items())
 
 
+def _row_terms(config: LossConfig, s: Tensor, t: Tensor) -> dict[str, Tensor]:
+    """The terms that compare student rows with their own teacher rows: cosine, and the Gram-matrix loss."""
+    terms = {}
+    if config.cosine:
+        terms["cosine"] = cosine_loss(s, t)
+    if config.similarity:
+        terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
+    return terms
+
+
 def distill_objective(config: LossConfig) -> Objective:
     """Stages 1-3: cosine to each text's teacher vector, and the Gram-matrix similarity loss."""
 
     def objective(student: dict[str, Tensor], teacher: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        s, t = student["texts"], teacher["texts"]
-        terms = {}
-        if config.cosine:
-            terms["cosine"] = cosine_loss(s, t)
-        if config.similarity:
-            terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
+        terms = _row_terms(config, student["texts"], teacher["texts"])
         return _weighted(config, terms), terms
 
     return objective
@@ -87,11 +92,7 @@ def triple_objective(config: LossConfig, negatives: int) -> Objective:
                 teacher_scores = F.normalize(tq.float(), dim=-1) @ F.normalize(td_all.float(), dim=-1).T
                 terms["soft_distillation"] = soft_distillation_loss(scores, teacher_scores, config.alpha)
         if config.cosine or config.similarity:
-            s, t = torch.cat([q, d]), torch.cat([tq, td])
-            if config.cosine:
-                terms["cosine"] = cosine_loss(s, t)
-            if config.similarity:
-                terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
+            terms |= _row_terms(config, torch.cat([q, d]), torch.cat([tq, td]))
         return _weighted(config, terms), terms
 
     return objective

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import jasper_tc
@@ -97,11 +98,27 @@ def test_quickstart_runs_the_whole_life_cycle_and_resumes(tmp_path):
     assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime  # nothing redone
     assert json.loads((output / "summary.json").read_text())["total_s"] < 60
 
+    # The reproduction's smoke scale continues the same folder: it adds only its own runs.
+    page = tmp_path / "docs" / "reproduction.md"
+    study = runner.invoke(app, ["reproduce", "--scale", "smoke", "--output", str(output), "--document", str(page)])
+    assert study.exit_code == 0, study.output
+    assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime
+    results = json.loads((output / "results.json").read_text())
+    runs = {"teacher", "stage1", "stage2", "stage3", "stage4"}
+    runs |= {"stage3-fixed-seed0", "stage3-dynamic-seed1", "stage3-fixed-seed1"}
+    assert set(results["scores"]) == runs
+    assert all(set(results["scores"][run]["XQuAD-en"]) == {"1", "0.33"} for run in runs)
+    for run, schedule, seed in (("stage3-fixed-seed1", "fixed", 1), ("stage3-dynamic-seed1", "algorithm2", 1)):
+        config = yaml.safe_load((output / run / "config.yaml").read_text())
+        assert (config["compression"]["schedule"], config["seed"], config["steps"]) == (schedule, seed, 2)
+    assert config["start"]["checkpoint"] == str(output / "stage2" / "model")  # the same start for every variant
+    text = page.read_text()
+    assert "## 2. Dynamic-ratio training keeps quality flatter" in text and "## 4. The student against" in text
+    assert (page.parent / "reproduction" / "claims.png").stat().st_size > 10_000
+
 
 def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path):
     from pathlib import Path
-
-    import yaml
 
     shipped = Path(__file__).resolve().parents[1] / "configs" / "jasper-600m" / "stage3.yaml"
     # the shipped stage names files that only exist after the earlier stages ran: exit 2, naming them

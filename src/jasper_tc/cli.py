@@ -25,21 +25,48 @@ def quickstart(
     Teacher all-MiniLM-L6-v2, student its first 3 layers + the compressor, data the shipped bilingual
     sample. Started again after an interruption, it goes on where it stopped.
     """
-    from .lifecycle import Plan, run_lifecycle
+    from .lifecycle import SMOKE_SIZES, Plan, run_lifecycle
 
     if scale not in ("default", "smoke"):
         raise typer.BadParameter(f"--scale must be 'default' or 'smoke', got {scale!r}")
-    sizes = {}
-    if scale == "smoke":
-        sizes = dict(paragraphs_per_language=40, pairs=16, max_length=64, batch_size=8, epochs_stage1=0.5,
-                     epochs_stage2=0.5, steps_stage3=2, steps_stage4=2, eval_limit=40, ratios=(1.0, 0.33),
-                     eval_tasks=("STSB-en", "XQuAD-en"))  # fmt: skip
+    sizes = SMOKE_SIZES if scale == "smoke" else {}
     started = time.perf_counter()
     summary = run_lifecycle(Plan(output=output, **sizes), say=lambda text: typer.echo(text, err=True))
     typer.echo(summary["table"])
     typer.echo(f"\nstudent: {summary['model']}")
     typer.echo(f"report: {output / 'report.md'} (plot: {output / 'report' / 'comparison.png'})")
     typer.echo(f"done in {time.perf_counter() - started:.0f} s")
+
+
+@app.command()
+def reproduce(
+    output: Annotated[Path, typer.Option(help="Folder for every run of the study.")] = Path("runs/reproduction"),
+    document: Annotated[Path, typer.Option(help="The Markdown page to write (plots go beside it).")] = Path(
+        "docs/reproduction.md"
+    ),
+    scale: Annotated[str, typer.Option(help="'full' (about 80 minutes on 2 cores) or 'smoke' (a toy check).")] = "full",
+    document_only: Annotated[
+        bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
+    ] = False,
+) -> None:
+    """Test the report's claims at CPU scale (stage 2, dynamic ratios, stage 4, student vs teacher).
+
+    Runs the quickstart's life cycle larger, plus a fixed-ratio stage 3 per seed and the speed of
+    teacher and student; writes DOCUMENT with tables and plots. Started again, it resumes.
+    """
+    from .reproduction import full_study, reproduce, smoke_study, write_document
+
+    if scale not in ("full", "smoke"):
+        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    if document_only:
+        results_file = output / "results.json"
+        if not results_file.is_file():
+            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
+        write_document(json.loads(results_file.read_text(encoding="utf-8")), document)
+    else:
+        study = (full_study if scale == "full" else smoke_study)(output)
+        reproduce(study, document, say=lambda text: typer.echo(text, err=True))
+    typer.echo(f"wrote {document}")
 
 
 @app.command()

@@ -16,9 +16,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Plan", "find_project_root", "run_lifecycle"]
+__all__ = [
+    "PhaseClock",
+    "Plan",
+    "corpus_overrides",
+    "evaluate_model",
+    "find_project_root",
+    "run_lifecycle",
+    "train_stage",
+]
 
 RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
+SMOKE_SIZES = dict(  # every phase at toy size, a check that the whole run works (under a minute)
+    paragraphs_per_language=40,
+    pairs=16,
+    max_length=64,
+    batch_size=8,
+    epochs_stage1=0.5,
+    epochs_stage2=0.5,
+    steps_stage3=2,
+    steps_stage4=2,
+    eval_limit=40,
+    ratios=(1.0, 0.33),
+    eval_tasks=("STSB-en", "XQuAD-en"),
+)
 
 
 def find_project_root() -> Path:
@@ -89,17 +110,19 @@ def _teach(config_file: Path, overrides: list[str]) -> None:
     teach(load_teach_config(config_file, overrides))
 
 
-def _train(plan: Plan, stage: str, overrides: list[str]) -> Path:
+def train_stage(plan: Plan, stage: str, overrides: list[str], name: str | None = None) -> Path:
+    """Train ``configs/minilm-cpu/<stage>.yaml`` with ``overrides`` into ``output/<name or stage>``; resumable."""
     from .training import load_train_config, train
 
-    output = plan.output / stage
+    output = plan.output / (name or stage)
     if (output / "model" / "model.safetensors").is_file():
         return output / "model"
     config = load_train_config(plan.recipe / f"{stage}.yaml", [f"output={output}", *overrides])
     return train(config, resume=True).model
 
 
-def _evaluate(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool = False) -> list[dict]:
+def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool = False) -> list[dict]:
+    """The plan's tasks at the plan's ratios, cut to its limits; kept in ``folder`` and read back if there."""
     import dataclasses
 
     from .encode import load
@@ -129,6 +152,32 @@ def _evaluate(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool 
     return records
 
 
+class PhaseClock:
+    """Runs named phases, announcing each and keeping its wall time in seconds."""
+
+    def __init__(self, say: Callable[[str], None] = print) -> None:
+        self.say = say
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str, work: Callable[[], object]):
+        self.say(f"== {name}")
+        started = time.perf_counter()
+        result = work()
+        self.timings[name] = round(time.perf_counter() - started, 1)
+        return result
+
+
+def corpus_overrides(plan: Plan) -> list[str]:
+    """The overrides that point stages 1-3 at the plan's paragraphs, teacher store, length and batch."""
+    out = plan.output
+    return [
+        f"data.corpus.path={out / 'data' / 'paragraphs.jsonl'}",
+        f"data.teacher_store={out / 'teachers' / 'fused'}",
+        f"data.max_length={plan.max_length}",
+        f"batch_size={plan.batch_size}",
+    ]
+
+
 def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     """Run (or resume) every phase; return the timings, the result table and where the files are."""
     from .evaluation import report
@@ -136,14 +185,8 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = plan.output
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-
-    def phase(name: str, work: Callable[[], object]):
-        say(f"== {name}")
-        started = time.perf_counter()
-        result = work()
-        timings[name] = round(time.perf_counter() - started, 1)
-        return result
+    phase = PhaseClock(say)
+    timings = phase.timings
 
     length = f"data.max_length={plan.max_length}"
     batch = f"batch_size={plan.batch_size}"
@@ -155,18 +198,20 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
             plan.recipe / "teach.yaml", [f"corpus.path={corpus}", f"output={out / 'teachers'}", teacher_length]
         ),
     )
-    corpus_data = [f"data.corpus.path={corpus}", f"data.teacher_store={out / 'teachers' / 'fused'}", length, batch]
+    corpus_data = corpus_overrides(plan)
     stage1 = phase(
         "stage 1: distill, no compression",
-        lambda: _train(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}"]),
+        lambda: train_stage(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}"]),
     )
     stage2 = phase(
         "stage 2: insert the compressor, fixed ratio 0.33",
-        lambda: _train(plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]),
+        lambda: train_stage(
+            plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]
+        ),
     )
     stage3 = phase(
         "stage 3: ratios drawn per step, + Gram-matrix loss",
-        lambda: _train(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"]),
+        lambda: train_stage(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"]),
     )
     triples = out / "triples.jsonl"
 
@@ -188,7 +233,7 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     )
     stage4 = phase(
         "stage 4: InfoNCE + soft distillation + cosine on triples",
-        lambda: _train(
+        lambda: train_stage(
             plan,
             "stage4",
             [
@@ -203,11 +248,11 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     )
     teacher_records = phase(
         "evaluate the teacher (training-free compression)",
-        lambda: _evaluate(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher"),
+        lambda: evaluate_model(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher"),
     )
     student_records = phase(
         "evaluate the student (stage 4)",
-        lambda: _evaluate(plan, "student: 3 layers + compressor", str(stage4), out / "eval" / "student"),
+        lambda: evaluate_model(plan, "student: 3 layers + compressor", str(stage4), out / "eval" / "student"),
     )
     table = report.compare_runs(
         [{"results": teacher_records}, {"results": student_records}], out / "report"

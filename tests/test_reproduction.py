@@ -1,0 +1,89 @@
+"""The reproduction page: every verdict is computed from the figures, and the page is rebuilt from results.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from jasper_tc.cli import app
+from jasper_tc.reproduction import LONG_TASKS, write_document
+
+RATIOS = [1.0, 0.8, 0.5, 0.33, 0.2, 0.1]
+RUNS = ["teacher", "stage1", "stage2", "stage3", "stage3-fixed-seed0", "stage3-dynamic-seed1", "stage3-fixed-seed1"]
+
+
+def _curve(values: list[float]) -> dict[str, dict[str, float]]:
+    """The same score on every long task, one value per ratio (in points)."""
+    return {task: {f"{r:g}": v / 100 for r, v in zip(RATIOS, values)} for task in LONG_TASKS}
+
+
+def _results(**curves: list[float]) -> dict:
+    flat = [50.0] * len(RATIOS)
+    scores = {name: _curve(curves.get(name.replace("-", "_"), flat)) for name in [*RUNS, "stage4"]}
+    plan = dict(
+        paragraphs_per_language=10, pairs=5, max_length=64, epochs_stage1=1, epochs_stage2=1, steps_stage3=3,
+        steps_stage4=2, eval_limit=20, eval_tasks=list(LONG_TASKS), ratios=RATIOS,
+    )  # fmt: skip
+    speed = [
+        {"model": m, "length": 256, "ratio": r, "ms_per_doc": (20.0 if m == "teacher" else 10.0) * (0.5 + r / 2)}
+        for m in ("teacher", "student")
+        for r in RATIOS
+    ]
+    return {
+        "study": {"plan": plan, "seeds": [0, 1], "speed_documents": 4, "speed_lengths": [256]},
+        "labels": {name: name for name in scores},
+        "scores": scores,
+        "speed": speed,
+        "timings_s": {"stage 1": 60.0, "stage 2": 60.0},
+    }
+
+
+def test_verdicts_follow_the_figures(tmp_path):
+    results = _results(
+        stage1=[50, 49, 46, 40, 38, 36],
+        stage2=[50, 50, 49, 48, 46, 44],
+        stage3=[52, 52, 51, 50, 49, 48],
+        stage3_dynamic_seed1=[52, 51, 51, 50, 49, 47],
+        stage3_fixed_seed0=[50, 50, 51, 51, 45, 40],
+        stage3_fixed_seed1=[50, 49, 51, 51, 45, 41],
+        stage4=[50, 50, 49, 48, 47, 45],
+    )
+    page = tmp_path / "docs" / "reproduction.md"
+    write_document(results, page)
+    text = page.read_text()
+    assert "so stage 2 recovers 80.00% of the loss. The claim **holds**" in text  # (48 - 40) / (50 - 40)
+    assert (
+        "- at r=0.1: dynamic 47.50 vs fixed 40.50 (mean of 2 seeds; dynamic ahead in 2 of 2): target **holds**" in text
+    )
+    assert "- at r=0.8: dynamic 51.50 vs fixed 49.50" in text
+    assert "dynamic 4.50, fixed 10.50 points; flatter with dynamic ratios: **holds**" in text
+    assert "Stage 4 is ahead at 0 of 6 ratios" in text and "**does not hold**" in text
+    assert "keeps 96.00% of its own ratio-1.0 score (target ≥ 97%): **does not hold**" in text
+    assert "| student | 256 | 10.0 ms (2.0×) |" in text  # speed-up against the teacher at ratio 1
+    for name in ("claims.png", "speed.png"):
+        assert (tmp_path / "docs" / "reproduction" / name).stat().st_size > 10_000
+    assert json.loads((tmp_path / "docs" / "reproduction" / "results.json").read_text()) == results
+
+
+def test_a_failed_task_shows_as_missing_not_as_a_number(tmp_path):
+    results = _results()
+    results["scores"]["stage2"]["CSL-title2abstract"]["0.33"] = None  # the task errored at this ratio
+    page = tmp_path / "reproduction.md"
+    write_document(results, page)
+    row = next(line for line in page.read_text().splitlines() if line.startswith("| stage 2 (compressor"))
+    assert row.split("|")[5].strip() == "–"  # the r=0.33 column
+
+
+def test_document_only_needs_the_results_of_a_study(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path keeps the message on one line of the error box
+    result = CliRunner().invoke(app, ["reproduce", "--document-only", "--output", "none"])
+    assert result.exit_code == 2
+    assert "results.json does not exist" in result.output
+
+
+@pytest.mark.parametrize("scale", ["huge"])
+def test_an_unknown_scale_is_refused(scale, tmp_path):
+    result = CliRunner().invoke(app, ["reproduce", "--scale", scale, "--output", str(tmp_path)])
+    assert result.exit_code == 2 and "--scale must be 'full' or 'smoke'" in result.output

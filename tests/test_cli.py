@@ -104,7 +104,7 @@ def test_quickstart_runs_the_whole_life_cycle_and_resumes(tmp_path):
     assert study.exit_code == 0, study.output
     assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime
     results = json.loads((output / "results.json").read_text())
-    runs = {"teacher", "stage1", "stage2", "stage3", "stage4"}
+    runs = {"teacher", "stage1", "stage2-start", "stage2", "stage3", "stage4"}
     runs |= {"stage3-fixed-seed0", "stage3-dynamic-seed1", "stage3-fixed-seed1"}
     assert set(results["scores"]) == runs
     assert all(set(results["scores"][run]["XQuAD-en"]) == {"1", "0.33"} for run in runs)

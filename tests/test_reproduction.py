@@ -11,7 +11,16 @@ from jasper_tc.cli import app
 from jasper_tc.reproduction import LONG_TASKS, write_document
 
 RATIOS = [1.0, 0.8, 0.5, 0.33, 0.2, 0.1]
-RUNS = ["teacher", "stage1", "stage2", "stage3", "stage3-fixed-seed0", "stage3-dynamic-seed1", "stage3-fixed-seed1"]
+RUNS = [
+    "teacher",
+    "stage1",
+    "stage2-start",
+    "stage2",
+    "stage3",
+    "stage3-fixed-seed0",
+    "stage3-dynamic-seed1",
+    "stage3-fixed-seed1",
+]
 
 
 def _curve(values: list[float]) -> dict[str, dict[str, float]]:
@@ -43,6 +52,7 @@ def _results(**curves: list[float]) -> dict:
 def test_verdicts_follow_the_figures(tmp_path):
     results = _results(
         stage1=[50, 49, 46, 40, 38, 36],
+        stage2_start=[30, 30, 30, 30, 30, 30],
         stage2=[50, 50, 49, 48, 46, 44],
         stage3=[52, 52, 51, 50, 49, 48],
         stage3_dynamic_seed1=[52, 51, 51, 50, 49, 47],
@@ -54,13 +64,17 @@ def test_verdicts_follow_the_figures(tmp_path):
     write_document(results, page)
     text = page.read_text()
     assert "so stage 2 recovers 80.00% of the loss. The claim **holds**" in text  # (48 - 40) / (50 - 40)
+    assert "(stage 2 at step 0) puts the student at 30.00 at 0.33, and training moves it 18.00 points" in text
     assert (
         "- at r=0.1: dynamic 47.50 vs fixed 40.50 (mean of 2 seeds; dynamic ahead in 2 of 2): target **holds**" in text
     )
     assert "- at r=0.8: dynamic 51.50 vs fixed 49.50" in text
     assert "dynamic 4.50, fixed 10.50 points; flatter with dynamic ratios: **holds**" in text
     assert "Stage 4 is ahead at 0 of 6 ratios" in text and "**does not hold**" in text
-    assert "keeps 96.00% of its own ratio-1.0 score (target ≥ 97%): **does not hold**. Task by task: XQuAD-en 96.00%" in text
+    assert (
+        "keeps 96.00% of its own ratio-1.0 score (target ≥ 97%): **does not hold**. Task by task: XQuAD-en 96.00%"
+        in text
+    )
     assert "| student | 256 | 10.0 ms (2.0×) |" in text  # speed-up against the teacher at ratio 1
     for name in ("claims.png", "speed.png"):
         assert (tmp_path / "docs" / "reproduction" / name).stat().st_size > 10_000

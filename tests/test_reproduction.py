@@ -70,6 +70,7 @@ def test_verdicts_follow_the_figures(tmp_path):
     )
     assert "- at r=0.8: dynamic 51.50 vs fixed 49.50" in text
     assert "dynamic 4.50, fixed 10.50 points; flatter with dynamic ratios: **holds**" in text
+    assert "The same variant lands on average 0.33 points apart between seeds" in text
     assert "Stage 4 is ahead at 0 of 6 ratios" in text and "**does not hold**" in text
     assert (
         "keeps 96.00% of its own ratio-1.0 score (target ≥ 97%): **does not hold**. Task by task: XQuAD-en 96.00%"

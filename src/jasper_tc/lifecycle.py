@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .store import atomic_write_bytes, atomic_write_json
+
 __all__ = [
     "PhaseClock",
     "Plan",
@@ -99,8 +101,6 @@ def _write_subset(plan: Plan, folder: Path) -> tuple[Path, Path]:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    from .store import atomic_write_bytes
-
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -258,7 +258,7 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
         [{"results": teacher_records}, {"results": student_records}], out / "report"
     )  # comparison.md + comparison.png
     summary = {"timings_s": timings, "total_s": round(sum(timings.values()), 1), "model": str(stage4), "table": table}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    atomic_write_json(out / "summary.json", summary)
     _write_report(plan, summary)
     return summary
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .lifecycle import SMOKE_SIZES, PhaseClock, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
+from .store import atomic_write_json
 
 __all__ = ["LONG_TASKS", "RATIOS", "Study", "full_study", "run_study", "smoke_study", "write_document"]
 
@@ -110,15 +110,14 @@ def run_study(study: Study, say: Callable[[str], None] = print) -> dict:
         "speed": speed,
         "timings_s": _keep_work_times(out / "results.json", {**lifecycle["timings_s"], **clock.timings}),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    atomic_write_json(out / "results.json", results)
     return results
 
 
 def _stage2_start(plan: Plan) -> Path:
     """Stage 2's starting model, saved as is: what inserting the MLP costs before any training."""
-    import shutil
-
     from .training import load_train_config
+    from .training.checkpoints import write_model_folder
     from .training.start import build_start
 
     final = plan.output / "stage2-start" / "model"
@@ -129,10 +128,7 @@ def _stage2_start(plan: Plan) -> Path:
             f"start.checkpoint={plan.output / 'stage1' / 'model'}",
         ]
         model, tokenizer = build_start(load_train_config(plan.recipe / "stage2.yaml", overrides))
-        partial = final.with_name("model.tmp")
-        shutil.rmtree(partial, ignore_errors=True)
-        model.eval().save_pretrained(partial, tokenizer=tokenizer)
-        partial.rename(final)
+        write_model_folder(model.eval(), tokenizer, final)
     return final
 
 
@@ -180,7 +176,7 @@ def _measure_speed(study: Study) -> list[dict]:
             row | {"model": name}
             for row in report.measure_latency(encoder, documents, list(study.speed_lengths), list(plan.ratios))
         ]
-    path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    atomic_write_json(path, rows)
     return rows
 
 
@@ -466,7 +462,7 @@ def write_document(results: dict, document: Path) -> None:
     pictures.mkdir(parents=True, exist_ok=True)
     _plot(figures, pictures / "claims.png")
     _plot_speed(results["speed"], pictures / "speed.png")
-    (pictures / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    atomic_write_json(pictures / "results.json", results)
     plan, timings = results["study"]["plan"], results["timings_s"]
     minutes = sum(timings.values()) / 60
     text = "\n".join(
@@ -535,7 +531,6 @@ def write_document(results: dict, document: Path) -> None:
 
 def reproduce(study: Study, document: Path, say: Callable[[str], None] = print) -> dict:
     """Run the study and write the document."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = run_study(study, say)
     write_document(results, document)
     return results

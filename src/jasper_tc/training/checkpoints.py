@@ -16,7 +16,7 @@ from ..configs import ConfigError
 from ..store import atomic_write_json
 from .config import TrainConfig
 
-__all__ = ["latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint"]
+__all__ = ["latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint", "write_model_folder"]
 
 FOLDER = "checkpoints"
 STATE = "state.json"
@@ -35,6 +35,16 @@ def list_checkpoints(output: str | Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(output: str | Path) -> tuple[int, Path] | None:
     found = list_checkpoints(output)
     return found[-1] if found else None
+
+
+def write_model_folder(model, tokenizer, final: Path, state_dict: dict | None = None) -> Path:
+    """A jasper-tc model folder written under ``<name>.tmp`` and renamed into place: readers see all or nothing."""
+    partial = final.with_name(f"{final.name}.tmp")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial, tokenizer=tokenizer, state_dict=state_dict)
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    return final
 
 
 def save_checkpoint(accelerator, output: str | Path, step: int, config: TrainConfig, keep_last: int) -> Path:

@@ -10,7 +10,6 @@ continues from the latest checkpoint and ends with the same weights as a run nev
 from __future__ import annotations
 
 import math
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import yaml
 
 from ..configs import ConfigError
 from ..store import atomic_write_bytes
-from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import DistillData, StepSampler, TripleData, load_data
 from .objective import MicroBatch, distill_objective, run_step, triple_objective
@@ -116,14 +115,10 @@ def _optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 
 def _save_model(accelerator, model, tokenizer, output: Path) -> Path:
     """The stage's output: a jasper-tc checkpoint (also a sentence-transformers folder), written atomically."""
-    final, partial = output / MODEL_FOLDER, output / f"{MODEL_FOLDER}.tmp"
+    final = output / MODEL_FOLDER
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
-        shutil.rmtree(partial, ignore_errors=True)
-        unwrapped = accelerator.unwrap_model(model)
-        unwrapped.save_pretrained(partial, tokenizer=tokenizer, state_dict=state_dict)
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        write_model_folder(accelerator.unwrap_model(model), tokenizer, final, state_dict)
     accelerator.wait_for_everyone()
     return final
 

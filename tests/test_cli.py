@@ -1,4 +1,4 @@
-"""The command line: encode to .npy and .parquet, clear errors before any model loads, the quickstart."""
+"""The command line: encode to .npy and .parquet, clear errors before any model loads, train --check."""
 
 from __future__ import annotations
 
@@ -76,45 +76,6 @@ def test_encode_errors_come_before_the_model_loads(tmp_path, args, message):
     result = runner.invoke(app, command)
     assert result.exit_code == 2
     assert message in result.output
-
-
-@pytest.mark.slow
-def test_quickstart_runs_the_whole_life_cycle_and_resumes(tmp_path):
-    """The smoke scale of the quickstart: every phase, a report, a student that loads; a second run skips all."""
-    output = tmp_path / "qs"
-    result = runner.invoke(app, ["quickstart", "--scale", "smoke", "--output", str(output)])
-    assert result.exit_code == 0, result.output
-    assert "student: 3 layers + compressor r=0.33" in result.output and "| **mean** |" in result.output
-    report = (output / "report.md").read_text()
-    assert "stage 4: InfoNCE" in report and (output / "report" / "comparison.png").stat().st_size > 1000
-    encoder = jasper_tc.load(str(output / "stage4" / "model"), device="cpu")
-    assert encoder.encode("hello", compression_ratio=0.33).shape == (384,)
-    for stage in ("stage1", "stage2", "stage3", "stage4"):
-        assert (output / stage / "model" / "model.safetensors").is_file()
-
-    mtime = (output / "stage4" / "model" / "model.safetensors").stat().st_mtime
-    again = runner.invoke(app, ["quickstart", "--scale", "smoke", "--output", str(output)])
-    assert again.exit_code == 0, again.output
-    assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime  # nothing redone
-    assert json.loads((output / "summary.json").read_text())["total_s"] < 60
-
-    # The reproduction's smoke scale continues the same folder: it adds only its own runs.
-    page = tmp_path / "docs" / "reproduction.md"
-    study = runner.invoke(app, ["reproduce", "--scale", "smoke", "--output", str(output), "--document", str(page)])
-    assert study.exit_code == 0, study.output
-    assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime
-    results = json.loads((output / "results.json").read_text())
-    runs = {"teacher", "stage1", "stage2-start", "stage2", "stage3", "stage4"}
-    runs |= {"stage3-fixed-seed0", "stage3-dynamic-seed1", "stage3-fixed-seed1"}
-    assert set(results["scores"]) == runs
-    assert all(set(results["scores"][run]["XQuAD-en"]) == {"1", "0.33"} for run in runs)
-    for run, schedule, seed in (("stage3-fixed-seed1", "fixed", 1), ("stage3-dynamic-seed1", "algorithm2", 1)):
-        config = yaml.safe_load((output / run / "config.yaml").read_text())
-        assert (config["compression"]["schedule"], config["seed"], config["steps"]) == (schedule, seed, 2)
-    assert config["start"]["checkpoint"] == str(output / "stage2" / "model")  # the same start for every variant
-    text = page.read_text()
-    assert "## 2. Dynamic-ratio training keeps quality flatter" in text and "## 4. The student against" in text
-    assert (page.parent / "reproduction" / "claims.png").stat().st_size > 10_000
 
 
 def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path):

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Token-compressed text embedding.")
+
+
+@contextmanager
+def _phase_failures():
+    """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause."""
+    from .lifecycle import PhaseFailed
+
+    try:
+        yield
+    except PhaseFailed as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -31,7 +44,8 @@ def quickstart(
         raise typer.BadParameter(f"--scale must be 'default' or 'smoke', got {scale!r}")
     sizes = SMOKE_SIZES if scale == "smoke" else {}
     started = time.perf_counter()
-    summary = run_lifecycle(Plan(output=output, **sizes), say=lambda text: typer.echo(text, err=True))
+    with _phase_failures():
+        summary = run_lifecycle(Plan(output=output, **sizes), say=lambda text: typer.echo(text, err=True))
     typer.echo(summary["table"])
     typer.echo(f"\nstudent: {summary['model']}")
     typer.echo(f"report: {output / 'report.md'} (plot: {output / 'report' / 'comparison.png'})")
@@ -65,7 +79,8 @@ def reproduce(
         write_document(json.loads(results_file.read_text(encoding="utf-8")), document)
     else:
         study = (full_study if scale == "full" else smoke_study)(output)
-        reproduce(study, document, say=lambda text: typer.echo(text, err=True))
+        with _phase_failures():
+            reproduce(study, document, say=lambda text: typer.echo(text, err=True))
     typer.echo(f"wrote {document}")
 
 
@@ -283,7 +298,9 @@ def _ratios(text: str) -> list[float]:
 @app.command("eval")
 def evaluate(
     model: Annotated[str, typer.Option(help="Model folder or hub name.")],
-    suite: Annotated[Path, typer.Option(help="Suite YAML, e.g. configs/eval/local-bilingual.yaml.")],
+    suite: Annotated[
+        str, typer.Option(help="A shipped suite by name (local-bilingual) or a suite YAML file of your own.")
+    ],
     ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = "1,0.5,0.33,0.2,0.1",
     output: Annotated[Path | None, typer.Option(help="Run folder; default eval-runs/<model name>.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name in results; default the folder's name.")] = None,
@@ -294,21 +311,29 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    allow_errors: Annotated[
+        bool, typer.Option(help="Exit 0 even when tasks fail (they are recorded with their error either way).")
+    ] = False,
     overrides: Annotated[list[str] | None, typer.Argument(help="suite overrides, e.g. tasks.0.limit=100")] = None,
 ) -> None:
-    """Evaluate a model on a local suite at several ratios: JSON per task x ratio, a table and plots."""
+    """Evaluate a model on a local suite at several ratios: JSON per task x ratio, a table and plots.
+
+    A task that fails is recorded with its error and the others go on; the command then exits 1, naming
+    the failed tasks (unless --allow-errors).
+    """
     import dataclasses
 
     from .configs import ConfigError
     from .encode import load
     from .evaluation import report
-    from .evaluation.suite import run_suite
+    from .evaluation.suite import TaskFailures, failed_tasks, run_suite
     from .evaluation.tasks import load_suite
+    from .resources import find_suite
 
     ratio_list = _ratios(ratios)
     try:
-        config, root = load_suite(suite, overrides or [])
-    except ConfigError as error:
+        config, root = load_suite(find_suite(suite), overrides or [])
+    except (ConfigError, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     if not prompts:
@@ -322,15 +347,20 @@ def evaluate(
     (output / "table.md").write_text(table, encoding="utf-8")
     report.plot_quality(records, output / "quality_vs_ratio.png", f"{name}: quality vs compression ratio")
     if latency and config.long_documents:
-        documents = report.long_documents(root / config.long_documents, 16)
+        try:
+            documents = report.long_documents(root / config.long_documents, 16)
+        except OSError as error:
+            typer.echo(f"error: the suite's long_documents: {error}", err=True)
+            raise typer.Exit(1) from None
         rows = report.measure_latency(encoder, documents, [128, 256, 512, 1024, 2048], ratio_list)
         (output / "latency.json").write_text(json.dumps(rows, indent=1))
         report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, 2-core CPU")
     typer.echo(table)
-    failed = [r for r in records if "error" in r]
-    for record in failed:
-        typer.echo(f"failed: {record['task_name']} r={record['compression_ratio']:g}: {record['error']}", err=True)
     typer.echo(f"results, table and plots in {output}/")
+    if failed := failed_tasks(records):
+        typer.echo(f"error: {TaskFailures(failed)}", err=True)
+        if not allow_errors:
+            raise typer.Exit(1)
 
 
 @app.command("eval-compare")

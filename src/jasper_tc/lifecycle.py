@@ -13,17 +13,18 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .resources import CONFIGS, DATA, find_suite
 from .store import atomic_write_bytes, atomic_write_json
 
 __all__ = [
     "PhaseClock",
+    "PhaseFailed",
     "Plan",
     "corpus_overrides",
     "evaluate_model",
-    "find_project_root",
     "run_lifecycle",
     "train_stage",
 ]
@@ -44,17 +45,6 @@ SMOKE_SIZES = dict(  # every phase at toy size, a check that the whole run works
 )
 
 
-def find_project_root() -> Path:
-    """The checkout holding ``configs/`` and ``data/quickstart/`` (the quickstart runs from a checkout)."""
-    here = Path(__file__).resolve()
-    for folder in (Path.cwd(), *here.parents):
-        if (folder / "configs" / "minilm-cpu").is_dir() and (folder / "data" / "quickstart").is_dir():
-            return folder
-    raise FileNotFoundError(
-        "cannot find configs/minilm-cpu/ and data/quickstart/: run the quickstart from a checkout of jasper-tc"
-    )
-
-
 @dataclass(frozen=True)
 class Plan:
     """Sizes of a lifecycle run; the defaults fit about ten minutes on 2 CPU cores."""
@@ -72,11 +62,10 @@ class Plan:
     eval_tasks: tuple[str, ...] | None = None  # None: one task per type asked (no clustering, no bitext)
     ratios: tuple[float, ...] = RATIOS
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
-    root: Path = field(default_factory=find_project_root)
 
     @property
     def recipe(self) -> Path:
-        return self.root / "configs" / "minilm-cpu"
+        return CONFIGS / "minilm-cpu"
 
 
 def _write_subset(plan: Plan, folder: Path) -> tuple[Path, Path]:
@@ -85,12 +74,12 @@ def _write_subset(plan: Plan, folder: Path) -> tuple[Path, Path]:
     if corpus.is_file() and pairs.is_file():
         return corpus, pairs
     folder.mkdir(parents=True, exist_ok=True)
-    with gzip.open(plan.root / "data/quickstart/paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(DATA / "quickstart" / "paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
     chosen = [r for r in rows if r["id"].startswith("wikien")][: plan.paragraphs_per_language]
     chosen += [r for r in rows if r["id"].startswith("wikizh")][: plan.paragraphs_per_language]
     texts = {r["text"] for r in chosen}
-    with gzip.open(plan.root / "data/quickstart/pairs.jsonl.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(DATA / "quickstart" / "pairs.jsonl.gz", "rt", encoding="utf-8") as handle:
         candidates = [json.loads(line) for line in handle]
     english = [p for p in candidates if p["positive"] in texts and p["query"].isascii()]
     chinese = [p for p in candidates if p["positive"] in texts and not p["query"].isascii()]
@@ -127,12 +116,14 @@ def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: 
 
     from .encode import load
     from .evaluation import report
-    from .evaluation.suite import load_records, run_suite
+    from .evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
     from .evaluation.tasks import load_suite
 
     if (folder / "summary.json").is_file():
-        return load_records(folder)["results"]
-    suite, data_root = load_suite(plan.root / "configs" / "eval" / "local-bilingual.yaml")
+        records = load_records(folder)["results"]
+        if not failed_tasks(records):
+            return records  # a run with failures is done again
+    suite, data_root = load_suite(find_suite("local-bilingual"))
     tasks = []
     for task in suite.tasks:
         if task.type in ("clustering", "bitext") if plan.eval_tasks is None else task.name not in plan.eval_tasks:
@@ -149,11 +140,21 @@ def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: 
     encoder = load(model, device="cpu")
     records = run_suite(encoder, suite, data_root, list(plan.ratios), folder, model_name=name)
     (folder / "table.md").write_text(report.results_table(records), encoding="utf-8")
+    if failed := failed_tasks(records):
+        raise TaskFailures(failed)
     return records
 
 
+class PhaseFailed(RuntimeError):
+    """A phase of a study failed: the message names the phase and the cause."""
+
+    def __init__(self, phase: str, cause: BaseException) -> None:
+        self.phase = phase
+        super().__init__(f"phase {phase!r} failed: {cause}")
+
+
 class PhaseClock:
-    """Runs named phases, announcing each and keeping its wall time in seconds."""
+    """Runs named phases, announcing each and keeping its wall time in seconds; a failure names its phase."""
 
     def __init__(self, say: Callable[[str], None] = print) -> None:
         self.say = say
@@ -162,7 +163,10 @@ class PhaseClock:
     def __call__(self, name: str, work: Callable[[], object]):
         self.say(f"== {name}")
         started = time.perf_counter()
-        result = work()
+        try:
+            result = work()
+        except Exception as error:
+            raise PhaseFailed(name, error) from error
         self.timings[name] = round(time.perf_counter() - started, 1)
         return result
 

@@ -142,7 +142,7 @@ def _keep_work_times(previous: Path, timings: dict[str, float]) -> dict[str, flo
 
 def _describe(study: Study) -> dict:
     described = asdict(study)
-    described["plan"] = {k: v for k, v in described["plan"].items() if k not in ("output", "root")}
+    described["plan"] = {k: v for k, v in described["plan"].items() if k != "output"}
     return json.loads(json.dumps(described, default=str))
 
 
@@ -161,12 +161,13 @@ def _measure_speed(study: Study) -> list[dict]:
     from .encode import load
     from .evaluation import report
     from .evaluation.tasks import load_suite
+    from .resources import find_suite
 
     plan = study.plan
     path = plan.output / "speed.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    suite, data_root = load_suite(plan.root / "configs" / "eval" / "local-bilingual.yaml")
+    suite, data_root = load_suite(find_suite("local-bilingual"))
     documents = report.long_documents(data_root / suite.long_documents, study.speed_documents)
     rows = []
     for name, model in (("teacher", plan.teacher), ("student", str(plan.output / "stage4" / "model"))):

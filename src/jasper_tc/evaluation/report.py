@@ -88,6 +88,9 @@ def plot_quality(records: list[dict], path: Path, title: str, with_model: bool =
 
 
 def long_documents(path: Path, count: int) -> list[str]:
+    """The ``text`` of the first ``count`` records of a .jsonl.gz file of long documents."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     texts = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:

@@ -21,7 +21,28 @@ from ..store import atomic_write_json
 from . import metrics
 from .tasks import MAIN_SCORE, LoadedTask, SuiteConfig, TaskError, load_task
 
-__all__ = ["EmbeddingCache", "run_suite", "score_task"]
+__all__ = ["EmbeddingCache", "TaskFailures", "failed_tasks", "run_suite", "score_task"]
+
+
+class TaskFailures(RuntimeError):
+    """Tasks of a run failed; the message names each failed task, its ratios and its first error."""
+
+    def __init__(self, failed: dict[str, list[dict]]) -> None:
+        self.failed = failed
+        lines = []
+        for task, records in failed.items():
+            ratios = ", ".join(f"{r['compression_ratio']:g}" for r in records)
+            lines.append(f"{task} (ratio {ratios}): {records[0]['error']}")
+        super().__init__(f"{len(failed)} task(s) failed:\n  " + "\n  ".join(lines))
+
+
+def failed_tasks(records: list[dict]) -> dict[str, list[dict]]:
+    """The records that hold an error, by task, in run order."""
+    failed: dict[str, list[dict]] = {}
+    for record in records:
+        if "error" in record:
+            failed.setdefault(record["task_name"], []).append(record)
+    return failed
 
 
 class EmbeddingCache:

@@ -1,0 +1,168 @@
+"""Rebuild the data the package ships from the project's development data (``../shared/data``).
+
+    python scripts/build_data.py [SHARED_DATA] [--output FOLDER]
+
+Writes, byte-identical on every run (gzip without timestamps, rows in source order):
+
+- ``quickstart/``: the first 2,000 English and 2,000 Chinese Wikipedia paragraphs (the source files are
+  shuffled with a fixed seed already) and at most one title -> paragraph pair per article among them;
+- ``eval/``: the local bilingual suite's tasks, each cut to what the suite reads (its ``limit`` and
+  ``train_limit``), under the same relative paths as in the development data, so that the suite runs
+  unchanged against either (``data_root=...``). STS-B rows from the MSR corpora are left out, as their
+  terms ask; long documents are cut to what the latency measurement encodes.
+
+The default output is the package's own ``jasper_tc/resources/data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "src" / "jasper_tc" / "resources" / "data"
+PARAGRAPHS_PER_LANGUAGE = 2000
+PAIRS_PER_LANGUAGE = 600
+# What the suite (resources/configs/eval/local-bilingual.yaml) reads of each task, at most.
+PAIR_ROWS = 1000  # PAWSX-zh limit
+CLASSIFICATION_TRAIN_ROWS = 3000  # Banking77 / CSL-category train_limit
+LONG_DOCUMENTS = 96  # the reproduction's speed sample (the eval command's latency plot takes 16)
+LONG_DOCUMENT_CHARS = 12_000  # at least 2,048 tokens of English, the longest length measured
+MSR_CORPORA = {"MSRpar", "MSRvid"}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_tsv(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def write(path: Path, text: str) -> None:
+    """UTF-8 text, gzipped for ``.gz`` with no timestamp, so that every run writes the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix != ".gz":
+        path.write_bytes(text.encode("utf-8"))
+        return
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def jsonl(rows: Iterable[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def tsv(rows: Iterable[dict], fields: list[str]) -> str:
+    lines = ["\t".join(fields)] + ["\t".join(str(row[f]) for f in fields) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def build_quickstart(shared: Path, out: Path) -> str:
+    paragraphs, pairs = [], []
+    for language in ("en", "zh"):
+        source = shared / f"unlabelled/wiki_paragraphs_{language}/wiki-{language}-paragraphs.jsonl.gz"
+        with gzip.open(source, "rt", encoding="utf-8") as handle:
+            rows = [json.loads(next(handle)) for _ in range(PARAGRAPHS_PER_LANGUAGE)]
+        paragraphs += [{"id": r["id"], "text": r["text"], "url": r["url"]} for r in rows]
+        titles: set[str] = set()
+        for r in rows:
+            if r["title"] not in titles and len(titles) < PAIRS_PER_LANGUAGE:
+                titles.add(r["title"])
+                pairs.append({"query": r["title"], "positive": r["text"]})
+    write(out / "quickstart/paragraphs.jsonl.gz", jsonl(paragraphs))
+    write(out / "quickstart/pairs.jsonl.gz", jsonl(pairs))
+    return f"quickstart: {len(paragraphs)} paragraphs, {len(pairs)} pairs"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first ``limit`` characters, ending at a line break when there is one."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    return head[: head.rfind("\n")] if "\n" in head else head
+
+
+def build_eval(shared: Path, out: Path) -> list[str]:
+    said = []
+    # STS-B test without the MSR rows; English, Chinese (row-aligned) and the bitext task read these.
+    benchmark = [r for r in read_tsv(shared / "sts/stsb_en/stsbenchmark.tsv.gz") if r["split"] == "test"]
+    keep = [r["dataset"] not in MSR_CORPORA for r in benchmark]
+    for language in ("en", "zh"):
+        name = "stsb_en" if language == "en" else "stsb_zh_deepl"
+        path = f"sts/{name}/stsb-multi-mt-{language}-test.tsv.gz"
+        rows = read_tsv(shared / path)
+        if len(rows) != len(benchmark):
+            raise SystemExit(f"{path}: {len(rows)} rows, stsbenchmark test has {len(benchmark)}: not aligned")
+        kept = [row for row, ok in zip(rows, keep) if ok]
+        write(out / path, tsv(kept, ["sentence1", "sentence2", "score"]))
+        said.append(f"{path}: {len(kept)} of {len(rows)} rows (MSR corpora left out)")
+
+    path = "pair_classification/pawsx_zh/pawsx-zh-test.tsv.gz"
+    rows = read_tsv(shared / path)[:PAIR_ROWS]
+    write(out / path, tsv(rows, ["sentence1", "sentence2", "label"]))
+    said.append(f"{path}: {len(rows)} rows")
+
+    for name in ("corpus-en", "corpus-zh", "queries-en", "queries-zh"):
+        path = f"retrieval/xquad_en_zh/{name}.jsonl.gz"
+        rows = read_jsonl(shared / path)
+        write(out / path, jsonl({"_id": r["_id"], "text": r["text"]} for r in rows))
+        said.append(f"{path}: {len(rows)} rows")
+    path = "retrieval/xquad_en_zh/qrels/test.tsv"
+    write(out / path, (shared / path).read_text(encoding="utf-8"))
+
+    base = "retrieval/csl_title2abstract_zh"
+    qrels = read_tsv(shared / f"{base}/qrels/test.tsv")
+    wanted = {r["query-id"] for r in qrels}
+    queries = [r for r in read_jsonl(shared / f"{base}/queries.jsonl.gz") if r["_id"] in wanted]
+    corpus = read_jsonl(shared / f"{base}/corpus.jsonl.gz")  # all 2,000: the dev abstracts are the distractors
+    write(out / f"{base}/queries.jsonl.gz", jsonl({"_id": r["_id"], "text": r["text"]} for r in queries))
+    write(out / f"{base}/corpus.jsonl.gz", jsonl({"_id": r["_id"], "text": r["text"]} for r in corpus))
+    write(out / f"{base}/qrels/test.tsv", (shared / f"{base}/qrels/test.tsv").read_text(encoding="utf-8"))
+    said.append(f"{base}: {len(queries)} test queries, {len(corpus)} documents")
+
+    path = "classification/banking77_en/banking77-train.tsv.gz"
+    rows = read_tsv(shared / path)[:CLASSIFICATION_TRAIN_ROWS]
+    write(out / path, tsv(rows, ["text", "label"]))
+    said.append(f"{path}: {len(rows)} rows")
+    path = "classification/banking77_en/banking77-test.tsv.gz"  # all of it: the clustering task reads every row
+    rows = read_tsv(shared / path)
+    write(out / path, tsv(rows, ["text", "label"]))
+    said.append(f"{path}: {len(rows)} rows")
+
+    path = "classification/csl_zh/csl-category-train-titles.tsv.gz"
+    rows = read_tsv(shared / path)[:CLASSIFICATION_TRAIN_ROWS]
+    write(out / path, tsv(rows, ["title", "category"]))
+    said.append(f"{path}: {len(rows)} rows")
+    path = "classification/csl_zh/csl-benchmark-test.jsonl.gz"
+    rows = read_jsonl(shared / path)
+    write(out / path, jsonl({"id": r["id"], "title": r["title"], "category": r["category"]} for r in rows))
+    said.append(f"{path}: {len(rows)} rows (id, title, category)")
+
+    path = "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz"
+    rows = read_jsonl(shared / path)[:LONG_DOCUMENTS]
+    cut = ({"id": r["id"], "url": r["url"], "text": _cut(r["text"], LONG_DOCUMENT_CHARS)} for r in rows)
+    write(out / path, jsonl(cut))
+    said.append(f"{path}: {len(rows)} articles, the first {LONG_DOCUMENT_CHARS:,} characters of each")
+    return said
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("shared", nargs="?", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--output", type=Path, default=PACKAGED)
+    args = parser.parse_args()
+    print(build_quickstart(args.shared, args.output))
+    for line in build_eval(args.shared, args.output / "eval"):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,7 @@ def build_model(folder: Path) -> str:
     from jasper_tc import build_student
 
     model, tokenizer = build_student(
-        "sentence-transformers/all-MiniLM-L6-v2", 384, num_layers=3, with_compressor=True, mlp_init="identity"
+        "sentence-transformers/all-MiniLM-L6-v2", 384, num_layers=3, with_jasper_mlp=True, mlp_init="identity"
     )
     model.save_pretrained(folder, tokenizer=tokenizer)
     return str(folder)

@@ -59,7 +59,7 @@ def main() -> None:
 
     cuda = torch.cuda.is_available() and not args.tiny
     accelerator = Accelerator(mixed_precision="bf16" if cuda else "no", cpu=not cuda)
-    config = JasperTCConfig(text_config=qwen3_06b(args.tiny), embedding_dim=2048, use_compressor=True)
+    config = JasperTCConfig(text_config=qwen3_06b(args.tiny), embedding_dim=2048, use_jasper_mlp=True)
     torch.manual_seed(0)
     model = JasperTCModel(config)
     model.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -1,4 +1,9 @@
-"""The data flows one way: model <- encode <- {evaluation, serving}; model and corpus import nothing else."""
+"""The data flows one way, and the imports show it.
+
+corpus -> teachers (+ store) -> training -> checkpoint (model) -> encode -> {serving, evaluation}; the
+studies and the command line sit on top. Each part of the package may import only the parts listed
+for it below; the check reads the code's imports (relative ones resolved) and fails on any other.
+"""
 
 from __future__ import annotations
 
@@ -9,55 +14,91 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "jasper_tc"
 
+LEAVES = ("atomic", "configs", "corpus", "model", "resources")
+# part -> the other parts it may import ("jasper_tc" is the package's root, for its version)
+ALLOWED: dict[str, set[str]] = {
+    **{leaf: set() for leaf in LEAVES},
+    "store": {"atomic"},
+    "encode": {"model", "corpus"},
+    "teachers": {"atomic", "configs", "corpus", "encode", "model", "store"},
+    "training": {"atomic", "configs", "corpus", "model", "store"},
+    "evaluation": {"atomic", "configs", "encode", "model"},
+    "serving": {"encode", "model", "jasper_tc"},
+    "studies": {"atomic", "configs", "corpus", "encode", "evaluation", "model", "resources", "teachers", "training"},
+}
 
-def imported_package_modules(folder: Path) -> set[str]:
-    """Absolute names of the ``jasper_tc`` modules imported by the files under ``folder``."""
+
+def part_of(module: str) -> str:
+    """``jasper_tc.training.loop`` -> ``training``; the root package itself -> ``jasper_tc``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def imported_modules(path: Path, package: Path) -> set[str]:
+    """Absolute names of the package's modules imported by the file ``path`` of ``package``."""
+    module = ".".join(path.relative_to(package.parent).with_suffix("").parts)  # a package is its __init__
+    root = package.name
     found = set()
-    for path in [folder] if folder.is_file() else folder.rglob("*.py"):
-        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                if node.level:  # relative: resolve against this module's package
-                    base = module.split(".")[: -node.level]
-                    name = ".".join([*base, node.module] if node.module else base)
-                else:
-                    name = node.module or ""
-                if name.startswith("jasper_tc"):
-                    found.add(name)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names if alias.name.startswith("jasper_tc"))
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: -node.level]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            if name == root or name.startswith(root + "."):
+                found.add(name)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name == root or a.name.startswith(root + "."))
     return found
 
 
-def test_model_imports_only_itself():
-    outside = {name for name in imported_package_modules(PACKAGE / "model") if not name.startswith("jasper_tc.model")}
-    assert outside == set(), f"jasper_tc.model must not import {sorted(outside)}"
+def forbidden_imports(package: Path) -> list[str]:
+    """Every import that crosses the layout, as ``file: imports module (part may import: ...)``."""
+    problems = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        part = relative.parts[0].removesuffix(".py")
+        if part not in ALLOWED:
+            continue  # cli, __main__, the root __init__: they may import anything
+        for name in sorted(imported_modules(path, package)):
+            target = part_of(name)
+            if target != part and target not in ALLOWED[part]:
+                allowed = ", ".join(sorted(ALLOWED[part])) or "nothing else"
+                problems.append(f"{relative}: imports {name} ({part} may import: {allowed})")
+    return problems
 
 
-@pytest.mark.parametrize("leaf", ["corpus.py", "configs.py", "store"])
-def test_leaf_modules_import_nothing_else_from_the_package(leaf):
-    own = f"jasper_tc.{leaf.removesuffix('.py')}"
-    assert {name for name in imported_package_modules(PACKAGE / leaf) if not name.startswith(own)} == set()
+def test_every_import_follows_the_layout():
+    assert forbidden_imports(PACKAGE) == []
 
 
-def test_encode_imports_only_model_and_corpus():
-    allowed = ("jasper_tc.model", "jasper_tc.encode", "jasper_tc.corpus")
-    outside = {name for name in imported_package_modules(PACKAGE / "encode") if not name.startswith(allowed)}
-    assert outside == set(), f"jasper_tc.encode must not import {sorted(outside)}"
+def test_every_part_of_the_package_has_a_rule():
+    parts = {
+        p.name.removesuffix(".py") for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    assert parts - set(ALLOWED) == {"__init__", "__main__", "cli"}
 
 
-def test_training_reads_stores_and_models_but_not_evaluation_or_serving():
-    imported = imported_package_modules(PACKAGE / "training")
-    assert not {name for name in imported if name.startswith(("jasper_tc.evaluation", "jasper_tc.serving"))}
-    assert "jasper_tc.store" in imported and "jasper_tc.model" in imported
-
-
-def test_serving_sees_only_the_encoder_and_the_model():
-    allowed = ("jasper_tc.serving", "jasper_tc.encode", "jasper_tc.model", "jasper_tc")
-    imported = imported_package_modules(PACKAGE / "serving")
-    assert {name for name in imported if not name.startswith(allowed) or name == "jasper_tc.training"} == set()
-    assert not any(name.startswith(("jasper_tc.training", "jasper_tc.teachers")) for name in imported)
+@pytest.mark.parametrize(
+    ("file", "source", "expected"),
+    [
+        ("serving/app.py", "from ..evaluation import report\n", "serving/app.py: imports jasper_tc.evaluation"),
+        ("training/data.py", "from ..teachers.run import teach\n", "training/data.py: imports jasper_tc.teachers.run"),
+        ("model/__init__.py", "from ..encode import load\n", "model/__init__.py: imports jasper_tc.encode"),
+        ("store/ids.py", "import jasper_tc.corpus\n", "store/ids.py: imports jasper_tc.corpus"),
+    ],
+)
+def test_the_check_catches_a_forbidden_import(tmp_path, file, source, expected):
+    package = tmp_path / "jasper_tc"
+    (package / file).parent.mkdir(parents=True)
+    (package / file).write_text(source)
+    (package / "training" / "ok.py").parent.mkdir(exist_ok=True)
+    (package / "training" / "ok.py").write_text("from ..model import JasperTCModel\nfrom . import data\n")
+    problems = forbidden_imports(package)
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
 
 
 def test_the_check_sees_relative_imports():
-    assert "jasper_tc.model.compressor" in imported_package_modules(PACKAGE / "model")
+    found = imported_modules(PACKAGE / "model" / "__init__.py", PACKAGE)
+    assert "jasper_tc.model.compressor" in found

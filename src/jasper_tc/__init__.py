@@ -10,6 +10,7 @@ from .model import (
     compress_tokens,
     compressed_length,
     insert_compressor,
+    insert_jasper_mlp,
 )
 
 __version__ = "0.1.0"
@@ -27,5 +28,6 @@ __all__ = [
     "compress_tokens",
     "compressed_length",
     "insert_compressor",
+    "insert_jasper_mlp",
     "load",
 ]

@@ -1,4 +1,5 @@
-"""Reading texts from files, streamed: ``.txt`` (one text a line), ``.jsonl``, ``.parquet``; ``.gz`` too.
+"""Corpora: reading texts from files, streamed (``.txt`` one text a line, ``.jsonl``, ``.parquet``; ``.gz``
+too), the corpus section of the teach and train configs, and the one scan before any model loads.
 
 Errors name the file, the line (or row) and the problem, so a bad record is found before hours of
 compute. Imports nothing else from the package.
@@ -11,15 +12,24 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from tqdm.auto import tqdm
 
 __all__ = [
+    "CorpusConfig",
     "CorpusError",
+    "CorpusScan",
     "corpus_format",
     "count_records",
+    "iter_corpus",
     "iter_records",
     "iter_triple_texts",
     "iter_triples",
+    "scan_corpus",
     "text_id",
 ]
 
@@ -161,3 +171,58 @@ def iter_triple_texts(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
             if key not in seen:
                 seen.add(key)
                 yield key, text
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    # .txt (one text a line), .jsonl or .parquet (.gz allowed); for format "triples", a stage-4 triples file.
+    path: str
+    # Field holding the text (jsonl/parquet).
+    text_field: str = "text"
+    # Field holding a unique id; None = the line/row number (triples: a hash of the text).
+    id_field: str | None = None
+    # "texts": one text per record; "triples": {"query", "positive", "negatives"} lines, every distinct text.
+    format: Literal["texts", "triples"] = "texts"
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    rows: int
+    fingerprint: str
+    ids: list[str]
+
+
+def iter_corpus(corpus: CorpusConfig) -> Iterator[tuple[str, str]]:
+    """``(id, text)`` of every record the teachers embed, in row order."""
+    if corpus.format == "triples":
+        return iter_triple_texts(corpus.path)
+    return iter_records(corpus.path, corpus.text_field, corpus.id_field)
+
+
+def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
+    """One pass before any model loads: count rows, fingerprint the content, refuse duplicates."""
+    digest = hashlib.sha256(json.dumps(asdict(corpus) | {"path": None}, sort_keys=True).encode())
+    ids: list[str] = []
+    text_hashes: list[int] = []
+    for key, text in tqdm(iter_corpus(corpus), desc=f"scan {Path(corpus.path).name}", unit="text", leave=False):
+        encoded, key_bytes = text.encode("utf-8"), key.encode("utf-8")
+        digest.update(len(key_bytes).to_bytes(8, "little") + key_bytes + len(encoded).to_bytes(8, "little") + encoded)
+        text_hashes.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
+        ids.append(key)
+    if not ids:
+        raise CorpusError(f"{corpus.path}: no texts")
+    hashes = np.array(text_hashes, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    if same.size:
+        first, second = sorted(order[[same[0], same[0] + 1]].tolist())
+        where = "line" if corpus.id_field is None and corpus.format == "texts" else "id"
+        raise CorpusError(
+            f"{corpus.path}: {where} {ids[first]} and {where} {ids[second]} have the same text "
+            f"({same.size} duplicate(s) in all); remove duplicates before embedding"
+        )
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        duplicate = next(key for key in ids if key in seen or seen.add(key))
+        raise CorpusError(f"{corpus.path}: the id {duplicate!r} is used by more than one record")
+    return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)

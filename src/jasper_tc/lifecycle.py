@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_write_bytes, atomic_write_json
 from .resources import CONFIGS, DATA, find_suite
-from .store import atomic_write_bytes, atomic_write_json
 
 __all__ = [
     "PhaseClock",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_json
 from .lifecycle import SMOKE_SIZES, PhaseClock, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
-from .store import atomic_write_json
 
 __all__ = ["LONG_TASKS", "RATIOS", "Study", "full_study", "run_study", "smoke_study", "write_document"]
 

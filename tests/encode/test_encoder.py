@@ -210,7 +210,7 @@ def test_plain_sentence_transformers_model_matches_its_own_encode(minilm_path):
 def test_minilm_student_is_batch_invariant_through_the_encoder(minilm_path, tmp_path):
     from jasper_tc import build_student
 
-    model, tokenizer = build_student(minilm_path, embedding_dim=64, num_layers=2, with_compressor=True)
+    model, tokenizer = build_student(minilm_path, embedding_dim=64, num_layers=2, with_jasper_mlp=True)
     model.save_pretrained(tmp_path, tokenizer=tokenizer)
     encoder = jasper_tc.load(str(tmp_path), device="cpu")
     texts = mixed_texts(10, seed=3)

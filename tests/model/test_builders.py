@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jasper_tc import JasperTCModel, build_student, insert_compressor
+from jasper_tc import JasperTCModel, build_student, insert_jasper_mlp
 from jasper_tc.model import init_jasper_mlp, keep_first_layers
 
 pytestmark = pytest.mark.slow
@@ -33,10 +33,10 @@ def test_student_without_compressor_reproduces_the_backbone(minilm_path):
     torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
 
 
-def test_truncated_student_with_compressor_is_batch_invariant_and_round_trips(minilm_path, tmp_path):
+def test_truncated_student_with_jasper_mlp_is_batch_invariant_and_round_trips(minilm_path, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    model, tokenizer = build_student(minilm_path, embedding_dim=256, num_layers=3, with_compressor=True)
+    model, tokenizer = build_student(minilm_path, embedding_dim=256, num_layers=3, with_jasper_mlp=True)
     model.eval()
     assert model.config.text_config.num_hidden_layers == 3 and len(model.model.encoder.layer) == 3
     assert tokenizer.padding_side == model.config.padding_side == "right"
@@ -59,18 +59,18 @@ def test_truncated_student_with_compressor_is_batch_invariant_and_round_trips(mi
 
 def test_identity_init_keeps_token_embeddings_close_and_random_init_does_not(minilm_path):
     model, _ = build_student(minilm_path, embedding_dim=64, num_layers=1)
-    insert_compressor(model, mlp_init="identity")
+    insert_jasper_mlp(model, mlp_init="identity")
     assert init_jasper_mlp(model, "identity") > 0.8
     assert abs(init_jasper_mlp(model, "random")) < 0.2
     with pytest.raises(ValueError, match="mlp_init must be 'random' or 'identity'"):
         init_jasper_mlp(model, "zeros")
 
 
-def test_insert_compressor_validates_before_changing_anything(minilm_path):
+def test_insert_jasper_mlp_validates_before_changing_anything(minilm_path):
     model, _ = build_student(minilm_path, embedding_dim=32, num_layers=1)
     with pytest.raises(ValueError, match="length_threshold"):
-        insert_compressor(model, length_threshold=-3)
-    assert model.jasper_mlp is None and not model.config.use_compressor and model.config.length_threshold == 80
+        insert_jasper_mlp(model, length_threshold=-3)
+    assert model.jasper_mlp is None and not model.config.use_jasper_mlp and model.config.length_threshold == 80
 
 
 def test_keep_first_layers_checks_its_range(minilm_path):

@@ -169,7 +169,7 @@ def test_invalid_config_values_are_all_reported():
 
 def test_model_without_compressor_runs_uncompressed_by_default_and_pools_when_asked():
     torch.manual_seed(0)
-    config = JasperTCConfig(text_config=tiny_qwen3_config(), embedding_dim=16, use_compressor=False)
+    config = JasperTCConfig(text_config=tiny_qwen3_config(), embedding_dim=16, use_jasper_mlp=False)
     model = JasperTCModel(config).eval()
     assert model.jasper_mlp is None
     assert not any(k.startswith("jasper_mlp") for k in model.state_dict())
@@ -177,6 +177,22 @@ def test_model_without_compressor_runs_uncompressed_by_default_and_pools_when_as
     with torch.no_grad():
         torch.testing.assert_close(model(ids), model(ids, compression_ratio=1.0), atol=0, rtol=0)
         assert not torch.allclose(model(ids), model(ids, compression_ratio=0.2))
+
+
+def test_folders_saved_under_the_old_key_names_still_load(tmp_path):
+    config = JasperTCConfig(text_config=tiny_qwen3_config(), embedding_dim=16, jasper_mlp_intermediate_size=24)
+    JasperTCModel(config).save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["use_compressor"], raw["compressor_intermediate_size"] = (
+        raw.pop("use_jasper_mlp"),
+        raw.pop("jasper_mlp_intermediate_size"),
+    )
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    loaded = JasperTCModel.from_pretrained(tmp_path)
+    assert loaded.config.use_jasper_mlp and loaded.jasper_mlp.gate_proj.out_features == 24
+    raw["use_compressor"] = False
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert JasperTCConfig.from_pretrained(tmp_path).use_jasper_mlp is False
 
 
 def test_sentence_transformers_loads_the_folder_and_passes_the_ratio(tmp_path):

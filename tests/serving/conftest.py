@@ -20,7 +20,7 @@ def minilm_student(tmp_path_factory, minilm_path) -> str:
     """The first 2 layers of all-MiniLM-L6-v2 with the compressor (near-identity MLP): real weights, 384-d."""
     from jasper_tc import build_student
 
-    model, tokenizer = build_student(minilm_path, 384, num_layers=2, with_compressor=True, mlp_init="identity")
+    model, tokenizer = build_student(minilm_path, 384, num_layers=2, with_jasper_mlp=True, mlp_init="identity")
     folder = tmp_path_factory.mktemp("minilm-student")
     model.save_pretrained(folder, tokenizer=tokenizer)
     return str(folder)

@@ -52,7 +52,7 @@ def test_two_processes_train_like_one_process_on_the_same_batches(tiny_world, tm
     def config(output: Path, batch_size: int, accumulation: int) -> dict:
         return tiny_world.config(
             output,
-            start={"insert_compressor": True},
+            start={"insert_jasper_mlp": True},
             data={"corpus": None, "triples": tiny_world.triples, "teacher_store": tiny_world.triple_store},
             loss={"info_nce": 1, "soft_distillation": 16, "cosine": 10, "similarity": 100},
             compression={"schedule": "fixed", "ratio": 0.5},

@@ -28,7 +28,7 @@ class OneProcess:
 def make_model(attention_dropout: float = 0.0) -> JasperTCModel:
     torch.manual_seed(0)
     config = JasperTCConfig(text_config=tiny_qwen3_config(attention_dropout=attention_dropout), embedding_dim=24)
-    config.use_compressor, config.length_threshold = True, 8
+    config.use_jasper_mlp, config.length_threshold = True, 8
     model = JasperTCModel(config)
     with torch.no_grad():
         for param in model.parameters():

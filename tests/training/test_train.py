@@ -40,7 +40,7 @@ def test_four_stages_chain_and_each_output_loads(tiny_world, tmp_path):
     stage2 = run(
         tiny_world.config(
             tmp_path / "s2",
-            start={"backbone": None, "checkpoint": str(stage1.model), "insert_compressor": True},
+            start={"backbone": None, "checkpoint": str(stage1.model), "insert_jasper_mlp": True},
             compression={"schedule": "fixed", "ratio": 0.33},
         )
     )
@@ -98,7 +98,7 @@ def resumable(tiny_world, output: Path) -> dict:
     """Stage-3-like: compressor, drawn ratios, Gram loss with gradient cache, dropout on, checkpoint every 2."""
     return tiny_world.config(
         output,
-        start={"insert_compressor": True},
+        start={"insert_jasper_mlp": True},
         loss={"cosine": 10, "similarity": 100},
         compression={"schedule": "algorithm2"},
         accumulation=2,
@@ -219,7 +219,7 @@ def test_model_level_problems_are_reported_before_reading_data(tiny_world, tmp_p
     )
     with pytest.raises(ConfigError) as error:
         run(config)
-    assert "has no compressor" in str(error.value) and "exceeds the backbone's 4096 positions" in str(error.value)
+    assert "the model has no jasper_mlp" in str(error.value) and "exceeds the backbone's 4096 positions" in str(error.value)
 
 
 def test_too_little_data_for_one_global_batch_is_an_error(tiny_world, tmp_path):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
-from ..model import JasperTCModel, compress_tokens
+from ..model import LENGTH_THRESHOLD, JasperTCModel, compress_tokens
 
 __all__ = ["Backend", "JasperBackend", "SentenceTransformerBackend", "UntrainedCompressionWarning"]
 
@@ -77,7 +77,7 @@ class JasperBackend:
 class SentenceTransformerBackend:
     """A sentence-transformers model (plain transformers folders get its default mean pooling)."""
 
-    length_threshold = 80
+    length_threshold = LENGTH_THRESHOLD
     default_ratio = 1.0
 
     def __init__(self, model, name: str = "") -> None:

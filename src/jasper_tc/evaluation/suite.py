@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_json
 from ..encode import Encoder
-from ..store import atomic_write_json
 from . import metrics
 from .tasks import MAIN_SCORE, LoadedTask, SuiteConfig, TaskError, load_task
 

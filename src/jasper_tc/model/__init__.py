@@ -4,8 +4,16 @@ Imports nothing else from the package; importing it registers ``jasper_tc`` with
 Auto classes, so sentence-transformers and ``AutoModel`` can load saved checkpoints.
 """
 
-from .builders import MlpInit, build_student, init_jasper_mlp, insert_compressor, keep_first_layers
-from .compressor import TokenCompressor, check_ratio, compress_tokens, compressed_length, compressed_lengths
+from .builders import MlpInit, build_student, init_jasper_mlp, insert_compressor, insert_jasper_mlp, keep_first_layers
+from .compressor import (
+    LENGTH_THRESHOLD,
+    TokenCompressor,
+    check_ratio,
+    check_threshold,
+    compress_tokens,
+    compressed_length,
+    compressed_lengths,
+)
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
 from .packaged import resolve_model
@@ -16,6 +24,7 @@ register_auto_classes()
 
 __all__ = [
     "DEFAULT_PROMPTS",
+    "LENGTH_THRESHOLD",
     "JasperTCConfig",
     "JasperTCModel",
     "MlpInit",
@@ -23,11 +32,13 @@ __all__ = [
     "TokenCompressor",
     "build_student",
     "check_ratio",
+    "check_threshold",
     "compress_tokens",
     "compressed_length",
     "compressed_lengths",
     "init_jasper_mlp",
     "insert_compressor",
+    "insert_jasper_mlp",
     "keep_first_layers",
     "load_jasper_config",
     "mean_pool",

@@ -1,13 +1,15 @@
-"""Stage constructors: a student from a backbone checkpoint, and the compressor inserted into it.
+"""Stage constructors: a student from a backbone checkpoint, and the jasper_mlp inserted into it.
 
 Stage 1 starts from a backbone with mean pooling and a new ``linear_1`` (:func:`build_student`);
-stage 2 adds ``jasper_mlp`` and the pool (:func:`insert_compressor`). Training configs name these.
+stage 2 adds ``jasper_mlp`` in front of the pool and makes compression the default
+(:func:`insert_jasper_mlp`). Training configs name these.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -16,14 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from .compressor import TokenCompressor, check_ratio
+from .compressor import LENGTH_THRESHOLD, TokenCompressor, check_ratio
 from .config import JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, drop_pooler
 from .packaged import resolve_model
 
 MlpInit = Literal["random", "identity"]
 
-__all__ = ["MlpInit", "build_student", "init_jasper_mlp", "insert_compressor", "keep_first_layers"]
+__all__ = ["MlpInit", "build_student", "init_jasper_mlp", "insert_compressor", "insert_jasper_mlp", "keep_first_layers"]
 
 # Where common backbones keep their stack of layers.
 _LAYER_LISTS = ("layers", "encoder.layer", "encoder.layers", "transformer.layer", "h")
@@ -64,10 +66,10 @@ def build_student(
     embedding_dim: int = 2048,
     *,
     num_layers: int | None = None,
-    with_compressor: bool = False,
+    with_jasper_mlp: bool = False,
     mlp_init: MlpInit = "random",
     linear_init: Literal["random", "identity"] = "random",
-    length_threshold: int = 80,
+    length_threshold: int = LENGTH_THRESHOLD,
     compression_ratio: float = 0.5,
     prompts: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
@@ -76,8 +78,8 @@ def build_student(
     """A student from a transformers or sentence-transformers backbone checkpoint.
 
     The backbone keeps its weights (optionally only its first ``num_layers`` layers); pooling becomes
-    the masked mean; ``linear_1`` to ``embedding_dim`` is new. ``with_compressor`` also inserts
-    ``jasper_mlp`` and the pool (see :func:`insert_compressor`). ``linear_init="identity"`` (only when
+    the masked mean; ``linear_1`` to ``embedding_dim`` is new. ``with_jasper_mlp`` also inserts
+    ``jasper_mlp`` (see :func:`insert_jasper_mlp`). ``linear_init="identity"`` (only when
     ``embedding_dim`` equals the backbone's hidden size) starts ``linear_1`` as the identity, so a
     student distilled from its own backbone's family starts from that backbone's embedding rather than
     a random projection of it. Returns the model and its tokenizer.
@@ -90,7 +92,7 @@ def build_student(
     config = JasperTCConfig(
         text_config=loaded.config,
         embedding_dim=embedding_dim,
-        use_compressor=False,
+        use_jasper_mlp=False,
         length_threshold=length_threshold,
         compression_ratio=check_ratio(compression_ratio),
         padding_side=tokenizer.padding_side,
@@ -113,12 +115,12 @@ def build_student(
     elif linear_init != "random":
         raise ValueError(f"linear_init must be 'random' or 'identity', got {linear_init!r}")
     model.to(dtype)
-    if with_compressor:
-        insert_compressor(model, mlp_init=mlp_init, seed=seed)
+    if with_jasper_mlp:
+        insert_jasper_mlp(model, mlp_init=mlp_init, seed=seed)
     return model, tokenizer
 
 
-def insert_compressor(
+def insert_jasper_mlp(
     model: JasperTCModel,
     *,
     mlp_init: MlpInit = "random",
@@ -126,12 +128,15 @@ def insert_compressor(
     compression_ratio: float | None = None,
     seed: int = 0,
 ) -> JasperTCModel:
-    """Add a new ``jasper_mlp`` and turn on the token compressor, in place (stage 1 -> stage 2)."""
+    """Add a new ``jasper_mlp`` and make compression the default, in place (stage 1 -> stage 2).
+
+    ``compression_ratio`` becomes the model's default ratio; ``length_threshold`` the pool's threshold.
+    """
     config = model.config
     threshold = config.length_threshold if length_threshold is None else length_threshold
     ratio = config.compression_ratio if compression_ratio is None else compression_ratio
     compressor = TokenCompressor(threshold, ratio, config.padding_side)  # validates before anything changes
-    config.length_threshold, config.compression_ratio, config.use_compressor = (
+    config.length_threshold, config.compression_ratio, config.use_jasper_mlp = (
         threshold,
         compressor.compression_ratio,
         True,
@@ -155,11 +160,11 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
     so a small-scale run starts near the backbone's own inputs. The MLP only ever sees rows of the
     embedding table, so fitting on them is fitting on all its inputs. A bias-free SwiGLU is of order
     two near zero and cannot be the identity exactly: on all-MiniLM-L6-v2 (intermediate = 4x hidden)
-    the fit reaches a mean cosine of about 0.84; a wider ``compressor_intermediate_size`` fits better.
+    the fit reaches a mean cosine of about 0.84; a wider ``jasper_mlp_intermediate_size`` fits better.
     """
     mlp = model.jasper_mlp
     if mlp is None:
-        raise ValueError("This model has no jasper_mlp; call insert_compressor first")
+        raise ValueError("This model has no jasper_mlp; call insert_jasper_mlp first")
     generator = torch.Generator().manual_seed(seed)
     table = model.get_input_embeddings().weight.detach().float().cpu()  # (V, H)
     if table.shape[0] > max_rows:
@@ -185,3 +190,13 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
         param.copy_(value.to(dtype=param.dtype, device=param.device))
     out = mlp(table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)).float().cpu()
     return F.cosine_similarity(out, table, dim=1).mean().item()
+
+
+def insert_compressor(model: JasperTCModel, **options) -> JasperTCModel:
+    """Deprecated name of :func:`insert_jasper_mlp` (it inserts the MLP; the pool needs no inserting)."""
+    warnings.warn(
+        "insert_compressor is renamed insert_jasper_mlp; the old name goes in the next release",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return insert_jasper_mlp(model, **options)

@@ -3,7 +3,14 @@
 A sample with ``n`` valid tokens keeps them all when ``n <= length_threshold``; otherwise it is
 shortened to ``t = int(threshold + (n - threshold) * ratio)`` tokens, output token ``j`` being the
 mean of input tokens ``[floor(j*n/t), ceil((j+1)*n/t))`` -- the bins of ``F.adaptive_avg_pool1d``,
-so neighbouring bins may share a token.
+so neighbouring bins may share a token. For one sample it is this plain loop, which
+:func:`compress_tokens` equals (the tests check it against such a loop)::
+
+    n = int(mask.sum())                              # valid tokens of the sample
+    t = n if n <= threshold else int(threshold + (n - threshold) * ratio)
+    valid = hidden[mask.bool()]                      # (n, D)
+    pooled = F.adaptive_avg_pool1d(valid.T[None], t)[0].T    # (t, D): bin j = mean of its tokens
+    mask_out = torch.ones(t)                         # then re-padded on the model's padding side
 
 The whole batch is pooled at once by two ``index_add`` passes (every token falls in one bin, or two
 where neighbouring bins share it), driven by the attention mask alone: valid tokens are counted
@@ -22,10 +29,15 @@ from torch import Tensor, nn
 
 PaddingSide = Literal["left", "right"]
 
+# Inputs with at most this many valid tokens are never compressed (the release's threshold).
+LENGTH_THRESHOLD = 80
+
 __all__ = [
+    "LENGTH_THRESHOLD",
     "PaddingSide",
     "TokenCompressor",
     "check_ratio",
+    "check_threshold",
     "compress_tokens",
     "compressed_length",
     "compressed_lengths",
@@ -42,14 +54,27 @@ def check_ratio(ratio: object, name: str = "compression_ratio") -> float:
     return value
 
 
-def compressed_length(n: int, ratio: float, length_threshold: int = 80) -> int:
+def check_threshold(threshold: object, name: str = "length_threshold") -> int:
+    """Return ``threshold``, or raise a ``ValueError`` naming it if it is not a non-negative integer."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {threshold!r}")
+    return threshold
+
+
+def check_padding_side(side: object) -> PaddingSide:
+    if side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
+    return side
+
+
+def compressed_length(n: int, ratio: float, length_threshold: int = LENGTH_THRESHOLD) -> int:
     """The number of tokens an input of ``n`` valid tokens keeps (the release's formula)."""
     if n <= length_threshold:
         return n
     return int(length_threshold + (n - length_threshold) * ratio)
 
 
-def compressed_lengths(lengths: Tensor, ratio: float, length_threshold: int = 80) -> Tensor:
+def compressed_lengths(lengths: Tensor, ratio: float, length_threshold: int = LENGTH_THRESHOLD) -> Tensor:
     """Vectorised :func:`compressed_length`; float64 keeps ``int()`` truncation identical to Python's."""
     target = torch.floor(length_threshold + (lengths.to(torch.float64) - length_threshold) * ratio)
     return torch.where(lengths > length_threshold, target.to(lengths.dtype), lengths)
@@ -59,7 +84,7 @@ def compress_tokens(
     hidden_states: Tensor,
     attention_mask: Tensor,
     ratio: float,
-    length_threshold: int = 80,
+    length_threshold: int = LENGTH_THRESHOLD,
     padding_side: PaddingSide = "left",
 ) -> tuple[Tensor, Tensor]:
     """Pool every sample's valid tokens to its compressed length.
@@ -77,15 +102,13 @@ def compress_tokens(
         the inputs are returned unchanged.
     """
     ratio = check_ratio(ratio)
-    if isinstance(length_threshold, bool) or not isinstance(length_threshold, int) or length_threshold < 0:
-        raise ValueError(f"length_threshold must be a non-negative integer, got {length_threshold!r}")
+    check_threshold(length_threshold)
+    check_padding_side(padding_side)
     if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
         raise ValueError(
             "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
             f"got {tuple(hidden_states.shape)} and {tuple(attention_mask.shape)}"
         )
-    if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     batch, length, dim = hidden_states.shape
     if batch == 0 or length == 0:
         return hidden_states, attention_mask
@@ -131,15 +154,14 @@ class TokenCompressor(nn.Module):
 
     def __init__(
         self,
-        length_threshold: int = 80,
+        length_threshold: int = LENGTH_THRESHOLD,
         compression_ratio: float = 0.5,
         padding_side: PaddingSide = "left",
     ) -> None:
         super().__init__()
-        compress_tokens(torch.zeros(0, 0, 0), torch.zeros(0, 0), compression_ratio, length_threshold, padding_side)
-        self.length_threshold = length_threshold
+        self.length_threshold = check_threshold(length_threshold)
         self.compression_ratio = check_ratio(compression_ratio)
-        self.padding_side: PaddingSide = padding_side
+        self.padding_side: PaddingSide = check_padding_side(padding_side)
 
     def output_length(self, n: int, compression_ratio: float | None = None) -> int:
         """How many tokens an input of ``n`` valid tokens becomes."""

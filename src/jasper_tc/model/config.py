@@ -1,9 +1,14 @@
-"""The configuration of a Jasper-TC model: a backbone config plus the compressor and head settings."""
+"""The configuration of a Jasper-TC model: a backbone config plus the jasper_mlp, pool and head settings.
+
+Vocabulary: ``jasper_mlp`` is the trained SwiGLU MLP after the embedding lookup; the *token
+compressor* is the parameter-free pool after it. A model without ``jasper_mlp`` still pools when a
+call asks for a ratio below 1 (training-free compression).
+"""
 
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .compressor import check_ratio
+from .compressor import LENGTH_THRESHOLD, check_padding_side, check_ratio, check_threshold
 
 __all__ = ["DEFAULT_PROMPTS", "JasperTCConfig"]
 
@@ -17,6 +22,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
 class JasperTCConfig(PreTrainedConfig):
     """Backbone (``text_config``) + SwiGLU ``jasper_mlp`` + token compressor + mean pool + ``linear_1``.
 
+    ``use_compressor`` and ``compressor_intermediate_size``, the names of earlier releases of this
+    package, are read as ``use_jasper_mlp`` and ``jasper_mlp_intermediate_size``.
+
     ``projection_dim`` reads ``embedding_dim``, which is where sentence-transformers looks for the
     size of an embedding a model outputs directly.
     """
@@ -29,14 +37,16 @@ class JasperTCConfig(PreTrainedConfig):
     text_config: dict | PreTrainedConfig | None = None
     # Size of the output embedding made by ``linear_1``.
     embedding_dim: int = 2048
-    # False for a stage-1 student: no ``jasper_mlp``; the pool then runs only when a call asks for it.
-    use_compressor: bool = True
+    # False for a stage-1 student or a plain model: no ``jasper_mlp``; the pool then runs only when a
+    # call asks for a ratio below 1.
+    use_jasper_mlp: bool = True
     # Inputs with at most this many valid tokens are never compressed.
-    length_threshold: int = 80
-    # Ratio used when a call gives none (models with a compressor only).
+    length_threshold: int = LENGTH_THRESHOLD
+    # The default ratio: used when a call gives none (models with a jasper_mlp only; 1.0 otherwise).
+    # The release's config.json calls it the same.
     compression_ratio: float = 0.5
     # Hidden size of the SwiGLU ``jasper_mlp``; None = the backbone's ``intermediate_size``.
-    compressor_intermediate_size: int | None = None
+    jasper_mlp_intermediate_size: int | None = None
     # Side on which compressed batches are re-padded (the tokenizer's padding side).
     padding_side: str = "left"
     # Prompt name -> text prepended to inputs; used by the encoder and sentence-transformers.
@@ -45,20 +55,24 @@ class JasperTCConfig(PreTrainedConfig):
     max_seq_length: int | None = None
 
     def __post_init__(self, **kwargs):
+        for old, new in _RENAMED.items():  # folders saved by earlier releases of this package
+            if old in kwargs:
+                setattr(self, new, kwargs.pop(old))
         super().__post_init__(**kwargs)
         problems = []
         if not isinstance(self.embedding_dim, int) or self.embedding_dim <= 0:
             problems.append(f"embedding_dim must be a positive integer, got {self.embedding_dim!r}")
-        if not isinstance(self.length_threshold, int) or self.length_threshold < 0:
-            problems.append(f"length_threshold must be a non-negative integer, got {self.length_threshold!r}")
-        try:
-            check_ratio(self.compression_ratio)
-        except ValueError as error:
-            problems.append(str(error))
+        for check, value in ((check_threshold, self.length_threshold), (check_ratio, self.compression_ratio)):
+            try:
+                check(value)
+            except ValueError as error:
+                problems.append(str(error))
         if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 1):
             problems.append(f"max_seq_length must be a positive integer or None, got {self.max_seq_length!r}")
-        if self.padding_side not in ("left", "right"):
-            problems.append(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
+        try:
+            check_padding_side(self.padding_side)
+        except ValueError as error:
+            problems.append(str(error))
         if problems:
             raise ValueError("Invalid JasperTCConfig: " + "; ".join(problems))
         if self.prompts is None:
@@ -67,4 +81,7 @@ class JasperTCConfig(PreTrainedConfig):
     @property
     def mlp_intermediate_size(self) -> int:
         """Hidden size of ``jasper_mlp``."""
-        return self.compressor_intermediate_size or self.text_config.intermediate_size
+        return self.jasper_mlp_intermediate_size or self.text_config.intermediate_size
+
+
+_RENAMED = {"use_compressor": "use_jasper_mlp", "compressor_intermediate_size": "jasper_mlp_intermediate_size"}

@@ -66,7 +66,7 @@ class JasperTCModel(PreTrainedModel):
         super().__init__(config)
         self.model = drop_pooler(AutoModel.from_config(config.text_config))
         hidden_size = config.text_config.hidden_size
-        self.jasper_mlp = SwiGLU(hidden_size, config.mlp_intermediate_size) if config.use_compressor else None
+        self.jasper_mlp = SwiGLU(hidden_size, config.mlp_intermediate_size) if config.use_jasper_mlp else None
         self.linear_1 = nn.Linear(hidden_size, config.embedding_dim, bias=True)
         self.token_compressor = TokenCompressor(
             length_threshold=config.length_threshold,
@@ -83,7 +83,7 @@ class JasperTCModel(PreTrainedModel):
         self.model.set_input_embeddings(value)
 
     def effective_ratio(self, compression_ratio: float | None) -> float:
-        """The ratio a call runs at: its own, else the config's (1.0 for a model without a compressor)."""
+        """The ratio a call runs at: its own, else the config's default (1.0 for a model without jasper_mlp)."""
         if compression_ratio is not None:
             return check_ratio(compression_ratio)
         return self.config.compression_ratio if self.jasper_mlp is not None else 1.0

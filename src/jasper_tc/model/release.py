@@ -15,6 +15,7 @@ from safetensors import safe_open
 from transformers import AutoConfig
 from transformers.utils import cached_file
 
+from .compressor import LENGTH_THRESHOLD
 from .config import JasperTCConfig
 
 __all__ = [
@@ -66,8 +67,8 @@ def load_jasper_config(path: str | os.PathLike, **hub_kwargs: Any) -> JasperTCCo
     return JasperTCConfig(
         text_config=text_config,
         embedding_dim=embedding_dim,
-        use_compressor=True,
-        length_threshold=raw.get("length_threshold", 80),
+        use_jasper_mlp=True,
+        length_threshold=raw.get("length_threshold", LENGTH_THRESHOLD),
         compression_ratio=raw.get("compression_ratio", 0.5),
         padding_side="left",
         max_seq_length=1024,  # the release was distilled on inputs of at most 1,024 tokens

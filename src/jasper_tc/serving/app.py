@@ -191,7 +191,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
 
             batcher = Batcher(
                 embed,
-                length_threshold=getattr(encoder.backend, "length_threshold", 80),
+                length_threshold=encoder.backend.length_threshold,
                 max_batch_tokens=config.max_batch_tokens,
                 max_batch_size=config.max_batch_size,
                 max_wait_ms=config.max_wait_ms,
@@ -432,7 +432,7 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
             "prompts": sorted(encoder.prompts),
             "compression": {
                 "default_ratio": config.default_ratio or encoder.backend.default_ratio,
-                "length_threshold": getattr(encoder.backend, "length_threshold", 80),
+                "length_threshold": encoder.backend.length_threshold,
                 "overload_compression": config.overload_compression,
                 "overload_ratio": config.overload_ratio if config.overload_compression else None,
             },

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model import check_ratio
+
 __all__ = ["ServeConfig"]
 
 
@@ -50,9 +52,11 @@ class ServeConfig:
         if self.max_wait_ms < 0:
             problems.append(f"max_wait_ms must be at least 0, got {self.max_wait_ms}")
         for key in ("overload_ratio", "default_ratio"):
-            value = getattr(self, key)
-            if value is not None and not 0 < value <= 1:
-                problems.append(f"{key} must be in (0, 1], got {value}")
+            if getattr(self, key) is not None:
+                try:
+                    check_ratio(getattr(self, key), key)
+                except ValueError as error:
+                    problems.append(str(error))
         if not 0 <= self.port <= 65535:
             problems.append(f"port must be in 0..65535, got {self.port}")
         if self.api_key is not None and len(self.api_key) < 8:

@@ -1,10 +1,10 @@
 """The embedding store: a manifest, memory-mapped shards with checksums, and an id index (numpy only).
 
-Imports nothing else from the package.
+Imports nothing else from the package but its atomic file writers.
 """
 
 from .ids import IdIndex, write_id_index
-from .manifest import Manifest, ShardInfo, StoreError, atomic_write_bytes, atomic_write_json, sha256_file
+from .manifest import Manifest, ShardInfo, StoreError, sha256_file
 from .reader import EmbeddingStore
 from .shards import finished_shards, merge_manifest, shard_file, write_shard
 
@@ -14,8 +14,6 @@ __all__ = [
     "Manifest",
     "ShardInfo",
     "StoreError",
-    "atomic_write_bytes",
-    "atomic_write_json",
     "finished_shards",
     "merge_manifest",
     "sha256_file",

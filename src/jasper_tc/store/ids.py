@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .manifest import StoreError, atomic_write_bytes
+from ..atomic import atomic_write_bytes
+from .manifest import StoreError
 
 __all__ = ["IdIndex", "write_id_index"]
 

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Manifest", "ShardInfo", "StoreError", "atomic_write_bytes", "atomic_write_json", "sha256_file"]
+from ..atomic import atomic_write_json
+
+__all__ = ["Manifest", "ShardInfo", "StoreError", "sha256_file"]
 
 MANIFEST = "manifest.json"
 
@@ -79,18 +81,3 @@ def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
         while chunk := handle.read(block):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename: readers see all or nothing."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: str | os.PathLike, content: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(content, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))

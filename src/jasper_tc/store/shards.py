@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .manifest import Manifest, ShardInfo, StoreError, atomic_write_bytes, atomic_write_json
+from ..atomic import atomic_write_bytes, atomic_write_json
+from .manifest import Manifest, ShardInfo, StoreError
 
 __all__ = ["finished_shards", "merge_manifest", "shard_file", "write_shard"]
 

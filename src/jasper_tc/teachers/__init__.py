@@ -1,13 +1,13 @@
 """Teacher embeddings: run teachers over a corpus into stores (resumable, one slice per rank),
-project and fuse them into the distillation target. Imports ``encode``, ``store`` and ``corpus``.
+project and fuse them into the distillation target; mine hard negatives for stage 4. Imports
+``encode``, ``store``, ``corpus`` and ``atomic``.
 """
 
-from .config import CorpusConfig, FusionConfig, TeachConfig, TeacherConfig, load_teach_config
+from .config import FusionConfig, TeachConfig, TeacherConfig, load_teach_config
 from .projections import Projection, fit_pca, parse_projection
-from .run import scan_corpus, teach
+from .run import teach
 
 __all__ = [
-    "CorpusConfig",
     "FusionConfig",
     "Projection",
     "TeachConfig",
@@ -15,6 +15,5 @@ __all__ = [
     "fit_pca",
     "load_teach_config",
     "parse_projection",
-    "scan_corpus",
     "teach",
 ]

@@ -17,21 +17,11 @@ from pathlib import Path
 from typing import Literal
 
 from ..configs import ConfigError, load_config
+from ..corpus import CorpusConfig
+from ..model import check_ratio
 from .projections import parse_projection
 
-__all__ = ["CorpusConfig", "FusionConfig", "TeachConfig", "TeacherConfig", "load_teach_config"]
-
-
-@dataclass(frozen=True)
-class CorpusConfig:
-    # .txt (one text a line), .jsonl or .parquet (.gz allowed); for format "triples", a stage-4 triples file.
-    path: str
-    # Field holding the text (jsonl/parquet).
-    text_field: str = "text"
-    # Field holding a unique id; None = the line/row number (triples: a hash of the text).
-    id_field: str | None = None
-    # "texts": one text per record; "triples": {"query", "positive", "negatives"} lines, every distinct text.
-    format: Literal["texts", "triples"] = "texts"
+__all__ = ["FusionConfig", "TeachConfig", "TeacherConfig", "load_teach_config"]
 
 
 @dataclass(frozen=True)
@@ -110,8 +100,11 @@ def check_teach_config(config: TeachConfig, source: str) -> TeachConfig:
             value = getattr(teacher, key)
             if value is not None and value < 1:
                 problems.append(f"teachers[{i}].{key}: must be at least 1, got {value}")
-        if teacher.compression_ratio is not None and not 0 < teacher.compression_ratio <= 1:
-            problems.append(f"teachers[{i}].compression_ratio: must be in (0, 1], got {teacher.compression_ratio}")
+        if teacher.compression_ratio is not None:
+            try:
+                check_ratio(teacher.compression_ratio, f"teachers[{i}].compression_ratio")
+            except ValueError as error:
+                problems.append(str(error))
     if config.fusion is not None and config.fusion.pca_sample_rows < 1:
         problems.append("fusion.pca_sample_rows: must be at least 1")
     if config.fusion is not None:

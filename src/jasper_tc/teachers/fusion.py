@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_bytes, atomic_write_json
 from ..store import (
     EmbeddingStore,
     Manifest,
     StoreError,
-    atomic_write_json,
     finished_shards,
     merge_manifest,
     write_shard,
 )
-from ..store.manifest import atomic_write_bytes
 from .projections import fit_pca, normalize_rows, parse_projection
 
 if TYPE_CHECKING:

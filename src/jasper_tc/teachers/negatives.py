@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_bytes
 from ..corpus import CorpusError, iter_records, iter_triples
 from ..encode import Encoder
-from ..store import atomic_write_bytes
 
 __all__ = ["MiningStats", "mine_negatives"]
 

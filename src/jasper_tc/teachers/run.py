@@ -9,79 +9,35 @@ id index and the fused store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..corpus import CorpusError, iter_records, iter_triple_texts
+from ..atomic import atomic_write_json
+from ..corpus import CorpusConfig, CorpusScan, iter_corpus, scan_corpus
 from ..encode import load
 from ..store import (
     Manifest,
     StoreError,
-    atomic_write_json,
     finished_shards,
     merge_manifest,
     write_id_index,
     write_shard,
 )
-from .config import CorpusConfig, TeachConfig, TeacherConfig
+from .config import TeachConfig, TeacherConfig
 from .fusion import fuse_stores
 
-__all__ = ["CorpusScan", "Ranks", "iter_corpus", "scan_corpus", "teach"]
+__all__ = ["Ranks", "teach"]
 
 IDS_FOLDER = "ids"
 HEADER = "store.json"  # what a store is meant to hold, written before its first shard
-
-
-@dataclass(frozen=True)
-class CorpusScan:
-    rows: int
-    fingerprint: str
-    ids: list[str]
-
-
-def iter_corpus(corpus: CorpusConfig) -> Iterator[tuple[str, str]]:
-    """``(id, text)`` of every record the teachers embed, in row order."""
-    if corpus.format == "triples":
-        return iter_triple_texts(corpus.path)
-    return iter_records(corpus.path, corpus.text_field, corpus.id_field)
-
-
-def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
-    """One pass before any model loads: count rows, fingerprint the content, refuse duplicates."""
-    digest = hashlib.sha256(json.dumps(asdict(corpus) | {"path": None}, sort_keys=True).encode())
-    ids: list[str] = []
-    text_hashes: list[int] = []
-    for key, text in tqdm(iter_corpus(corpus), desc=f"scan {Path(corpus.path).name}", unit="text", leave=False):
-        encoded, key_bytes = text.encode("utf-8"), key.encode("utf-8")
-        digest.update(len(key_bytes).to_bytes(8, "little") + key_bytes + len(encoded).to_bytes(8, "little") + encoded)
-        text_hashes.append(int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little"))
-        ids.append(key)
-    if not ids:
-        raise CorpusError(f"{corpus.path}: no texts")
-    hashes = np.array(text_hashes, dtype=np.uint64)
-    order = np.argsort(hashes, kind="stable")
-    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
-    if same.size:
-        first, second = sorted(order[[same[0], same[0] + 1]].tolist())
-        where = "line" if corpus.id_field is None and corpus.format == "texts" else "id"
-        raise CorpusError(
-            f"{corpus.path}: {where} {ids[first]} and {where} {ids[second]} have the same text "
-            f"({same.size} duplicate(s) in all); remove duplicates before embedding"
-        )
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        duplicate = next(key for key in ids if key in seen or seen.add(key))
-        raise CorpusError(f"{corpus.path}: the id {duplicate!r} is used by more than one record")
-    return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)
 
 
 class Ranks:

@@ -12,8 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
+from ..atomic import atomic_write_json
 from ..configs import ConfigError
-from ..store import atomic_write_json
 from .config import TrainConfig
 
 __all__ = ["latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint", "write_model_folder"]

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..configs import ConfigError, load_config
-from ..model import check_ratio
-from ..teachers.config import CorpusConfig
+from ..corpus import CorpusConfig
+from ..model import LENGTH_THRESHOLD, check_ratio, check_threshold
 from .schedules import Algorithm2, Fixed, NoCompression, Ranges, RatioSchedule
 
 __all__ = [
@@ -47,11 +47,12 @@ class StartConfig:
     embedding_dim: int = 2048
     # Backbone only: linear_1 random (the report) or the identity (needs embedding_dim == hidden size).
     linear_init: Literal["random", "identity"] = "random"
-    # Add a new jasper_mlp and the token compressor (stage 2); the pool's threshold and default ratio.
-    insert_compressor: bool = False
+    # Add a new jasper_mlp in front of the pool (stage 2), the pool's threshold, and the ratio the saved
+    # model uses when a call gives none (the training ratios are ``compression``'s).
+    insert_jasper_mlp: bool = False
     mlp_init: Literal["random", "identity"] = "random"
-    length_threshold: int = 80
-    compression_ratio: float = 0.33333
+    length_threshold: int = LENGTH_THRESHOLD
+    default_compression_ratio: float = 0.33333
     # Prompts saved into the model (name -> text); None keeps the defaults / the checkpoint's.
     prompts: dict[str, str] | None = None
 
@@ -176,12 +177,11 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         problems.append(f"start.num_layers: must be at least 1, got {start.num_layers}")
     if start.embedding_dim < 1:
         problems.append(f"start.embedding_dim: must be at least 1, got {start.embedding_dim}")
-    if start.length_threshold < 0:
-        problems.append(f"start.length_threshold: must be at least 0, got {start.length_threshold}")
-    try:
-        check_ratio(start.compression_ratio, "start.compression_ratio")
-    except ValueError as error:
-        problems.append(str(error))
+    for check, key in ((check_threshold, "length_threshold"), (check_ratio, "default_compression_ratio")):
+        try:
+            check(getattr(start, key), f"start.{key}")
+        except ValueError as error:
+            problems.append(str(error))
 
     if (data.corpus is None) == (data.triples is None):
         problems.append("data: give exactly one of corpus (distillation texts) and triples (stage 4)")
@@ -315,5 +315,12 @@ def ratio_schedule(compression: CompressionConfig) -> RatioSchedule:
     return NoCompression()
 
 
+# Stage keys renamed in this release; the old names are read, with a warning, until the next one.
+RENAMED_KEYS = {
+    "start.insert_compressor": "start.insert_jasper_mlp",
+    "start.compression_ratio": "start.default_compression_ratio",
+}
+
+
 def load_train_config(path: str | os.PathLike, overrides: list[str] | None = None) -> TrainConfig:
-    return check_train_config(load_config(TrainConfig, path, overrides), str(path))
+    return check_train_config(load_config(TrainConfig, path, overrides, RENAMED_KEYS), str(path))

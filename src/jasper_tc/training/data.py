@@ -18,10 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..corpus import CorpusError, iter_triples, text_id
+from ..corpus import CorpusConfig, CorpusError, iter_corpus, iter_triples, scan_corpus, text_id
 from ..store import EmbeddingStore, StoreError
-from ..teachers.config import CorpusConfig
-from ..teachers.run import iter_corpus, scan_corpus
 
 __all__ = ["DistillBatch", "DistillData", "StepSampler", "TripleBatch", "TripleData", "load_data"]
 

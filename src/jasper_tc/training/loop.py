@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import yaml
 
+from ..atomic import atomic_write_bytes
 from ..configs import ConfigError
-from ..store import atomic_write_bytes
 from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import DistillData, StepSampler, TripleData, load_data

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..store import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 __all__ = ["RunLog"]
 

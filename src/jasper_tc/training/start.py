@@ -11,7 +11,7 @@ import torch
 from transformers import AutoTokenizer
 
 from ..configs import ConfigError
-from ..model import JasperTCModel, build_student, insert_compressor
+from ..model import JasperTCModel, build_student, insert_jasper_mlp
 from .config import TrainConfig
 
 __all__ = ["build_start", "disable_dropout"]
@@ -42,14 +42,14 @@ def build_start(config: TrainConfig, source: str = "config"):
     else:
         model = JasperTCModel.from_pretrained(start.checkpoint)
         tokenizer = AutoTokenizer.from_pretrained(start.checkpoint)
-        if start.insert_compressor:
+        if start.insert_jasper_mlp:
             if model.jasper_mlp is not None:
-                raise ConfigError(source, [f"start.insert_compressor: {start.checkpoint} already has a compressor"])
-            insert_compressor(
+                raise ConfigError(source, [f"start.insert_jasper_mlp: {start.checkpoint} already has a jasper_mlp"])
+            insert_jasper_mlp(
                 model,
                 mlp_init=start.mlp_init,
                 length_threshold=start.length_threshold,
-                compression_ratio=start.compression_ratio,
+                compression_ratio=start.default_compression_ratio,
                 seed=config.seed,
             )
         if start.prompts is not None:
@@ -68,11 +68,11 @@ def _build_student(config: TrainConfig):
         start.backbone,
         start.embedding_dim,
         num_layers=start.num_layers,
-        with_compressor=start.insert_compressor,
+        with_jasper_mlp=start.insert_jasper_mlp,
         mlp_init=start.mlp_init,
         linear_init=start.linear_init,
         length_threshold=start.length_threshold,
-        compression_ratio=start.compression_ratio,
+        compression_ratio=start.default_compression_ratio,
         prompts=start.prompts,
         seed=config.seed,
     )
@@ -82,8 +82,8 @@ def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None
     problems = []
     if config.compression.schedule != "none" and model.jasper_mlp is None:
         problems.append(
-            f"compression.schedule: {config.compression.schedule!r} compresses, but the model has no compressor "
-            "(set start.insert_compressor: true, or start from a checkpoint that has one)"
+            f"compression.schedule: {config.compression.schedule!r} trains compression, but the model has no "
+            "jasper_mlp (set start.insert_jasper_mlp: true, or start from a checkpoint that has one)"
         )
     prompts = model.config.prompts or {}
     for key in ("query_prompt_name", "document_prompt_name"):

@@ -157,9 +157,24 @@ def _is_local(path: str) -> bool:
 
 
 def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
-    """Cross-field checks that need no model and no data; all reported together."""
-    problems: list[str] = []
-    start, data, loss, compression = config.start, config.data, config.loss, config.compression
+    """Cross-field checks that need no model and no data, section by section; all reported together."""
+    problems = [
+        *_start_problems(config.start),
+        *_data_problems(config.data),
+        *_loss_problems(config),
+        *_compression_problems(config.compression),
+        *_optimizer_problems(config.optimizer),
+        *_length_problems(config),
+        *_non_finite(config),
+        *_dimension_problems(config),
+    ]
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _start_problems(start: StartConfig) -> list[str]:
+    problems = []
     if (start.backbone is None) == (start.checkpoint is None):
         problems.append("start: give exactly one of backbone and checkpoint")
     for key in ("backbone", "checkpoint"):
@@ -182,7 +197,11 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
             check(getattr(start, key), f"start.{key}")
         except ValueError as error:
             problems.append(str(error))
+    return problems
 
+
+def _data_problems(data: DataConfig) -> list[str]:
+    problems = []
     if (data.corpus is None) == (data.triples is None):
         problems.append("data: give exactly one of corpus (distillation texts) and triples (stage 4)")
     if data.corpus is not None and not Path(data.corpus.path).is_file():
@@ -197,7 +216,11 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         problems.append(f"data.max_length: must be at least 1, got {data.max_length}")
     if data.negatives < 0:
         problems.append(f"data.negatives: must be at least 0, got {data.negatives}")
+    return problems
 
+
+def _loss_problems(config: TrainConfig) -> list[str]:
+    problems, loss, data = [], config.loss, config.data
     weights = {name: getattr(loss, name) for name in ("cosine", "similarity", "info_nce", "soft_distillation")}
     for name, weight in weights.items():
         if weight < 0:
@@ -212,7 +235,11 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
     for key in ("temperature", "alpha"):
         if getattr(loss, key) <= 0:
             problems.append(f"loss.{key}: must be above 0, got {getattr(loss, key)}")
+    return problems
 
+
+def _compression_problems(compression: CompressionConfig) -> list[str]:
+    problems = []
     if compression.schedule == "fixed":
         if compression.ratio is None:
             problems.append("compression.ratio: required by schedule 'fixed'")
@@ -233,8 +260,11 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
                 problems.append(f"compression.ranges: {error}")
     elif compression.ranges is not None:
         problems.append(f"compression.ranges: only for schedule 'ranges', not {compression.schedule!r}")
+    return problems
 
-    optimizer = config.optimizer
+
+def _optimizer_problems(optimizer: OptimizerConfig) -> list[str]:
+    problems = []
     if optimizer.lr <= 0:
         problems.append(f"optimizer.lr: must be above 0, got {optimizer.lr}")
     if not 0 <= optimizer.warmup < 1:
@@ -243,7 +273,14 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         problems.append(f"optimizer.betas: two numbers in [0, 1), got {optimizer.betas}")
     if optimizer.max_grad_norm is not None and optimizer.max_grad_norm <= 0:
         problems.append(f"optimizer.max_grad_norm: must be above 0 (or null), got {optimizer.max_grad_norm}")
+    if optimizer.eps <= 0:
+        problems.append(f"optimizer.eps: must be above 0, got {optimizer.eps}")
+    return problems
 
+
+def _length_problems(config: TrainConfig) -> list[str]:
+    """How long the run is, how big its batches are, and how often it checkpoints."""
+    problems = []
     if (config.epochs is None) == (config.steps is None):
         problems.append("give exactly one of epochs and steps")
     if config.epochs is not None and config.epochs <= 0:
@@ -257,13 +294,7 @@ def check_train_config(config: TrainConfig, source: str) -> TrainConfig:
         problems.append(f"checkpoint.every: must be at least 0, got {config.checkpoint.every}")
     if config.checkpoint.keep_last < 1:
         problems.append(f"checkpoint.keep_last: must be at least 1, got {config.checkpoint.keep_last}")
-    if optimizer.eps <= 0:
-        problems.append(f"optimizer.eps: must be above 0, got {optimizer.eps}")
-    problems += _non_finite(config)
-    problems += _dimension_problems(config)
-    if problems:
-        raise ConfigError(source, problems)
-    return config
+    return problems
 
 
 def _non_finite(value, where: str = "") -> list[str]:

@@ -26,7 +26,7 @@ from ..configs import ConfigError
 from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import DistillData, StepSampler, TripleData, load_data
-from .objective import MicroBatch, distill_objective, run_step, triple_objective
+from .objective import MicroBatch, StepResult, distill_objective, run_step, triple_objective
 from .runlog import RunLog
 from .start import build_start
 
@@ -147,29 +147,92 @@ def _check_launch(accelerator, config: TrainConfig, source: str) -> None:
         raise ConfigError(source, problems)
 
 
-def train(
-    config: TrainConfig,
-    *,
-    resume: bool = False,
-    source: str = "config",
-    on_step: Callable[[int], bool | None] | None = None,
-) -> TrainResult:
-    """Run one stage. ``on_step(step)`` is called after each optimizer step; returning True stops like Ctrl-C."""
+@dataclass
+class _Run:
+    """Everything one stage trains with, built once before the first step."""
+
+    config: TrainConfig
+    accelerator: object
+    model: torch.nn.Module
+    tokenizer: object
+    data: DistillData | TripleData
+    sampler: StepSampler
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    objective: object
+    total: int
+    prompts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """One step's figures agreed by every process (one collective per step)."""
+
+    loss: float
+    terms: dict[str, float]
+    tokens: int
+    stop_requested: bool  # some process was asked to stop (Ctrl-C, SIGTERM or ``on_step``)
+
+
+def _share(accelerator, result: StepResult, tokens: int, stop: bool) -> _Shared:
+    """Mean loss and terms over processes, the summed token count, and whether any process must stop."""
+    names = sorted(result.terms)
+    values = [float(result.loss), *(float(result.terms[n]) for n in names), tokens, float(stop)]
+    shared = torch.tensor(values, device=accelerator.device)
+    if accelerator.num_processes > 1:
+        shared = accelerator.reduce(shared, reduction="sum")
+        shared[: 1 + len(names)] /= accelerator.num_processes
+    values = shared.tolist()
+    return _Shared(values[0], dict(zip(names, values[1 : 1 + len(names)])), int(values[-2]), values[-1] > 0)
+
+
+@dataclass(frozen=True)
+class _StepClock:
+    """When each part of a step ended, and the previous step's bookkeeping that counts towards this one."""
+
+    began: float
+    loaded: float
+    stepped: float
+    done: float
+    bookkeeping: float
+
+
+def _step_record(step: int, run: _Run, shared: _Shared, result: StepResult, times: _StepClock, **extra) -> dict:
+    """The ``log.jsonl`` record of one step: loss and terms, throughput, and where the step's time went."""
+    seconds = times.done - times.began + times.bookkeeping
+    data_s, optimizer_s = times.loaded - times.began, times.done - times.stepped
+    return {
+        "step": step,
+        "epoch": round(step / run.sampler.steps_per_epoch, 4),
+        "loss": shared.loss,
+        "terms": shared.terms,
+        **extra,
+        "tokens": shared.tokens,
+        "tokens_per_s": shared.tokens / seconds,
+        "step_s": seconds,
+        "seconds": {
+            "data": data_s,
+            "forward": result.forward_s,
+            "backward": result.backward_s,
+            "optimizer": optimizer_s,
+            # bookkeeping (collective, log, checkpoint) and whatever the sections above do not cover
+            "other": max(0.0, seconds - data_s - result.forward_s - result.backward_s - optimizer_s),
+        },
+    }
+
+
+def _prepare(config: TrainConfig, source: str) -> _Run:
+    """Model, data, sampler, objective, optimizer and schedule of a stage, under this process's launch."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
     from transformers import get_scheduler
 
-    output = Path(config.output)
     # accelerate keeps one state per process; stages run one after another in a process (the quickstart,
     # a notebook) may differ in precision, so start each from a fresh state (the process group is kept).
     AcceleratorState._reset_state()
     # cpu=True where there is no GPU: accelerate only forms a multi-process CPU (gloo) group when told so.
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
-    if not resume and list_checkpoints(output):
-        raise ConfigError(
-            source, [f"output: {output} has checkpoints of an earlier run; pass --resume or another output"]
-        )
     _check_launch(accelerator, config, source)
     set_seed(config.seed)
     model, tokenizer = build_start(config, source)
@@ -177,7 +240,6 @@ def train(
         data: DistillData | TripleData = load_data(config, model.config.embedding_dim)
     sampler = StepSampler(len(data), config.batch_size, config.accumulation, accelerator.num_processes, config.seed)
     total = sampler.total_steps(config.epochs, config.steps)
-    schedule = ratio_schedule(config.compression)
     objective = (
         triple_objective(config.loss, config.data.negatives)
         if isinstance(data, TripleData)
@@ -198,29 +260,63 @@ def train(
     # The scheduler is stepped here once per optimizer step (accelerate's wrapper would step it once
     # per process); it is registered so that checkpoints hold it.
     accelerator.register_for_checkpointing(scheduler)
+    prompts = dict(accelerator.unwrap_model(model).config.prompts or {})
+    return _Run(config, accelerator, model, tokenizer, data, sampler, optimizer, scheduler, objective, total, prompts)
 
-    step = 0
-    if resume:  # rank 0 picks the checkpoint, so every process resumes from the same step
-        found = [latest_checkpoint(output) if accelerator.is_main_process else None]
-        if accelerator.num_processes > 1:
-            from accelerate.utils import broadcast_object_list
 
-            broadcast_object_list(found)
-        if found[0] is not None:
-            step = load_checkpoint(accelerator, found[0][1], config)
+def _resume_step(run: _Run, output: Path) -> int:
+    """The step of the latest checkpoint, loaded; rank 0 picks it so every process resumes from the same."""
+    accelerator = run.accelerator
+    found = [latest_checkpoint(output) if accelerator.is_main_process else None]
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(found)
+    return load_checkpoint(accelerator, found[0][1], run.config) if found[0] is not None else 0
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    source: str = "config",
+    on_step: Callable[[int], bool | None] | None = None,
+) -> TrainResult:
+    """Run one stage. ``on_step(step)`` is called after each optimizer step; returning True stops like Ctrl-C."""
+    output = Path(config.output)
+    if not resume and list_checkpoints(output):
+        raise ConfigError(
+            source, [f"output: {output} has checkpoints of an earlier run; pass --resume or another output"]
+        )
+    run = _prepare(config, source)
+    accelerator = run.accelerator
+    step = _resume_step(run, output) if resume else 0
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(output / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).encode())
-    log = RunLog(output, main=accelerator.is_main_process, total=total, start=step, tensorboard=config.tensorboard)
-    if isinstance(data, TripleData) and data.skipped:
-        log.message(f"skipped {data.skipped} triple(s) with fewer than {config.data.negatives} negatives")
+    log = RunLog(output, main=accelerator.is_main_process, total=run.total, start=step, tensorboard=config.tensorboard)
+    if isinstance(run.data, TripleData) and run.data.skipped:
+        log.message(f"skipped {run.data.skipped} triple(s) with fewer than {config.data.negatives} negatives")
     log.message(
-        f"{len(data)} rows, {sampler.steps_per_epoch} steps per epoch of {sampler.global_batch} rows; "
-        f"steps {step}..{total}"
+        f"{len(run.data)} rows, {run.sampler.steps_per_epoch} steps per epoch of {run.sampler.global_batch} rows; "
+        f"steps {step}..{run.total}"
     )
+    stopped = _loop(run, step, log, output, on_step)
+    if stopped is not None:
+        log.close()
+        return TrainResult(None, stopped, run.total, True)
+    save_checkpoint(accelerator, output, run.total, config, config.checkpoint.keep_last)
+    folder = _save_model(accelerator, run.model, run.tokenizer, output)
+    log.message(f"saved {folder}")
+    log.close()
+    return TrainResult(folder, run.total, run.total, False)
 
+
+def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | None:
+    """Optimizer steps from ``step`` to the end; the step it stopped at when asked to stop, else None."""
+    config, accelerator, model = run.config, run.accelerator, run.model
     device = accelerator.device
-    prompts = dict(accelerator.unwrap_model(model).config.prompts or {})
+    schedule = ratio_schedule(config.compression)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def clock() -> float:
@@ -228,89 +324,45 @@ def train(
         return time.perf_counter()
 
     stops = _StopRequests()
-    stopped = False
     last_done = None
     with stops.installed():
-        while step < total:
+        while step < run.total:
             began = clock()
-            # The previous step's bookkeeping (collective, log, checkpoint) counts towards this step's "other".
-            bookkeeping = began - last_done if last_done is not None else 0.0
             ratio = schedule.ratio(step)
             micro_batches = [
                 _micro_batch(
-                    data, sampler.indices(step, m, accelerator.process_index), tokenizer, config, prompts, device
+                    run.data, run.sampler.indices(step, m, accelerator.process_index), run.tokenizer, config,
+                    run.prompts, device,
                 )
                 for m in range(config.accumulation)
-            ]
+            ]  # fmt: skip
             loaded = clock()
             result = run_step(
-                accelerator, model, micro_batches, objective, ratio, gradient_cache=config.gradient_cache, clock=clock
-            )
+                accelerator, model, micro_batches, run.objective, ratio, gradient_cache=config.gradient_cache,
+                clock=clock,
+            )  # fmt: skip
             stepped = clock()
-            grad_norm = (
-                accelerator.clip_grad_norm_(model.parameters(), config.optimizer.max_grad_norm)
-                if config.optimizer.max_grad_norm is not None
-                else None
-            )
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            max_norm = config.optimizer.max_grad_norm
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), max_norm) if max_norm is not None else None
+            lr = run.scheduler.get_last_lr()[0]
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
             step += 1
-            done = last_done = clock()
+            done = clock()
+            # The previous step's bookkeeping (collective, log, checkpoint) counts towards this step's "other".
+            times = _StepClock(began, loaded, stepped, done, began - last_done if last_done is not None else 0.0)
+            last_done = done
             wants_stop = bool(on_step(step)) if on_step is not None else False
-            # One collective per step: the loss terms, the token count and whether any process must stop.
-            names = sorted(result.terms)
-            local_tokens = sum(b.tokens for b in micro_batches)
-            shared = torch.tensor(
-                [
-                    float(result.loss),
-                    *(float(result.terms[n]) for n in names),
-                    local_tokens,
-                    stops.requested or wants_stop,
-                ],
-                device=device,
-            )
-            if accelerator.num_processes > 1:
-                shared = accelerator.reduce(shared, reduction="sum")
-                shared[: 1 + len(names)] /= accelerator.num_processes
-            values = shared.tolist()
-            seconds = done - began + bookkeeping
-            record = {
-                "step": step,
-                "epoch": round(step / sampler.steps_per_epoch, 4),
-                "loss": values[0],
-                "terms": dict(zip(names, values[1 : 1 + len(names)])),
-                "lr": lr,
-                "ratio": ratio,
-                "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
-                "tokens": int(values[1 + len(names)]),
-                "tokens_per_s": values[1 + len(names)] / seconds,
-                "step_s": seconds,
-                "seconds": {
-                    "data": loaded - began,
-                    "forward": result.forward_s,
-                    "backward": result.backward_s,
-                    "optimizer": done - stepped,
-                    "other": max(
-                        0.0, seconds - (loaded - began) - result.forward_s - result.backward_s - (done - stepped)
-                    ),  # bookkeeping and whatever the sections above do not cover
-                },
-            }
-            log.step(record, write=step % config.log_every == 0 or step == total)
+            shared = _share(accelerator, result, sum(b.tokens for b in micro_batches), stops.requested or wants_stop)
+            grad = float(grad_norm) if grad_norm is not None else math.nan
+            record = _step_record(step, run, shared, result, times, lr=lr, ratio=ratio, grad_norm=grad)
+            log.step(record, write=step % config.log_every == 0 or step == run.total)
+            if shared.stop_requested and step < run.total:
+                save_checkpoint(accelerator, output, step, config, config.checkpoint.keep_last)
+                log.message(f"stopped at step {step}/{run.total}; continue with --resume")
+                return step
             every = config.checkpoint.every
-            if values[-1] > 0 and step < total:
+            if every and step % every == 0 and step < run.total:
                 save_checkpoint(accelerator, output, step, config, config.checkpoint.keep_last)
-                log.message(f"stopped at step {step}/{total}; continue with --resume")
-                stopped = True
-                break
-            if every and step % every == 0 and step < total:
-                save_checkpoint(accelerator, output, step, config, config.checkpoint.keep_last)
-    if stopped:
-        log.close()
-        return TrainResult(None, step, total, True)
-    save_checkpoint(accelerator, output, step, config, config.checkpoint.keep_last)
-    folder = _save_model(accelerator, model, tokenizer, output)
-    log.message(f"saved {folder}")
-    log.close()
-    return TrainResult(folder, step, total, False)
+    return None

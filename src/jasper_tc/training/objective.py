@@ -33,7 +33,15 @@ from .config import LossConfig
 from .distributed import gather, rank_and_world
 from .losses import cosine_loss, info_nce_loss, similarity_loss, soft_distillation_loss
 
-__all__ = ["MicroBatch", "distill_objective", "run_step", "triple_objective"]
+__all__ = [
+    "MicroBatch",
+    "StepResult",
+    "accumulation_step",
+    "distill_objective",
+    "gradient_cache_step",
+    "run_step",
+    "triple_objective",
+]
 
 # name -> (total loss, {term: unweighted value}); student and teacher tensors keyed like the micro-batch.
 Objective = Callable[[dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
@@ -127,56 +135,65 @@ def run_step(
     clock: Callable[[], float],
 ) -> StepResult:
     """Forward and backward over one optimizer step's micro-batches (gradients left in ``.grad``)."""
+    step = gradient_cache_step if gradient_cache else accumulation_step
+    return step(accelerator, model, micro_batches, objective, ratio, clock)
 
-    def embed(batch: MicroBatch) -> dict[str, Tensor]:
-        return {part: model(**inputs, compression_ratio=ratio) for part, inputs in batch.inputs.items()}
 
-    def sync_unless_last(i: int):
-        return nullcontext() if i == len(micro_batches) - 1 else accelerator.no_sync(model)
+def _embed(model, batch: MicroBatch, ratio: float) -> dict[str, Tensor]:
+    return {part: model(**inputs, compression_ratio=ratio) for part, inputs in batch.inputs.items()}
 
+
+def _sync_unless_last(accelerator, model, i: int, count: int):
+    """Gradients are all-reduced once per step, after the last micro-batch's backward."""
+    return nullcontext() if i == count - 1 else accelerator.no_sync(model)
+
+
+def accumulation_step(accelerator, model, micro_batches, objective, ratio, clock) -> StepResult:
+    """Each micro-batch is a batch of its own: its loss, backward, and the mean over micro-batches."""
+    count = len(micro_batches)
     forward_s = backward_s = 0.0
-    if not gradient_cache:
-        total, terms = 0.0, {}
-        for i, batch in enumerate(micro_batches):
-            with sync_unless_last(i):
-                start = clock()
-                loss, parts = objective(embed(batch), batch.teacher)
-                middle = clock()
-                accelerator.backward(loss / len(micro_batches))
-                forward_s, backward_s = forward_s + middle - start, backward_s + clock() - middle
-            total = total + loss.detach() / len(micro_batches)
-            for name, value in parts.items():
-                terms[name] = terms.get(name, 0.0) + value.detach() / len(micro_batches)
-        return StepResult(total, terms, forward_s, backward_s)
+    total, terms = 0.0, {}
+    for i, batch in enumerate(micro_batches):
+        with _sync_unless_last(accelerator, model, i, count):
+            start = clock()
+            loss, parts = objective(_embed(model, batch, ratio), batch.teacher)
+            middle = clock()
+            accelerator.backward(loss / count)
+            forward_s, backward_s = forward_s + middle - start, backward_s + clock() - middle
+        total = total + loss.detach() / count
+        for name, value in parts.items():
+            terms[name] = terms.get(name, 0.0) + value.detach() / count
+    return StepResult(total, terms, forward_s, backward_s)
 
-    # Gradient cache: 1) embed everything without a graph, 2) loss and d loss / d embeddings over the
-    # whole step batch, 3) re-embed each micro-batch with a graph and back-propagate its slice.
+
+def gradient_cache_step(accelerator, model, micro_batches, objective, ratio, clock) -> StepResult:
+    """The whole step is one batch: 1) embed everything without a graph, 2) the loss and d loss / d
+    embeddings over the whole step batch, 3) re-embed each micro-batch with a graph (same RNG, so the
+    same dropout) and back-propagate its slice of that gradient."""
     start = clock()
     states, cached = [], []
     with torch.no_grad():
         for batch in micro_batches:
             states.append(_rng_state())
-            cached.append(embed(batch))
+            cached.append(_embed(model, batch, ratio))
     parts = list(cached[0])
     # float32 leaves: their gradients are tiny (1/rows) and would lose precision in fp16/bf16
     leaves = {part: torch.cat([c[part] for c in cached]).detach().float().requires_grad_(True) for part in parts}
     teacher = {part: torch.cat([b.teacher[part] for b in micro_batches]) for part in parts}
     loss, terms = objective(leaves, teacher)
-    forward_s += clock() - start
+    forward_s = clock() - start
     start = clock()
     loss.backward()
+    backward_s = clock() - start
     offsets = {part: 0 for part in parts}
-    backward_s += clock() - start
     for i, batch in enumerate(micro_batches):
-        with sync_unless_last(i):
+        with _sync_unless_last(accelerator, model, i, len(micro_batches)):
             start = clock()
             _set_rng_state(states[i])
-            embedded = embed(batch)
             surrogate = 0.0
-            for part, value in embedded.items():
-                rows = len(value)
-                grad = leaves[part].grad[offsets[part] : offsets[part] + rows]
-                offsets[part] += rows
+            for part, value in _embed(model, batch, ratio).items():
+                grad = leaves[part].grad[offsets[part] : offsets[part] + len(value)]
+                offsets[part] += len(value)
                 surrogate = surrogate + (value.float() * grad.float()).sum()
             middle = clock()
             accelerator.backward(surrogate)

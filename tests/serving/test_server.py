@@ -31,6 +31,25 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {KEY}"}
 
 
+def error_counts(base: str, headers: dict[str, str] | None = None, *, ready_polls: bool = False) -> dict:
+    """``jasper_errors_total`` from ``/metrics``, by (route, kind).
+
+    Without ``ready_polls``, less the not-ready answers of ``/ready``: running() polls it a varying number of times.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base}/metrics", headers=headers or {}).text
+    counts = {
+        (sample.labels["route"], sample.labels["kind"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "jasper_errors_total"
+    }
+    if not ready_polls:
+        counts.pop(("/ready", "not_ready"), None)
+    return counts
+
+
 def test_the_openai_client_works_unchanged(minilm_student, offline):
     import openai
 
@@ -155,6 +174,20 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(minilm_studen
         assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
         info = http.get("/info").json()
         assert info["dimension"] == 384 and info["max_input_tokens"] == 128 and info["limits"]["max_inputs"] == 8
+        errors = error_counts(base, auth())
+    assert errors == {  # every error counted by its kind in the one table, on its route
+        ("/v1/embeddings", "invalid_request"): 9,
+        ("/v1/embeddings", "too_many_inputs"): 1,
+        ("/v1/embeddings", "payload_too_large"): 2,
+        ("/v1/embeddings", "input_too_long"): 2,
+        ("/v1/embeddings", "method_not_allowed"): 1,
+        ("/v1/embeddings", "unauthorized"): 1,
+        ("/embed", "invalid_request"): 2,
+        ("other", "not_found"): 1,
+        ("/ready", "unauthorized"): 1,
+        ("/info", "unauthorized"): 1,
+        ("/metrics", "unauthorized"): 1,
+    }
 
 
 def test_tei_routes(minilm_student, offline):
@@ -179,6 +212,8 @@ def test_ready_is_truthful_before_and_after_loading(minilm_student, offline):
         assert not_yet.status_code == 503 and not_yet.json()["status"] == "loading"
         early = httpx.post(f"{base}/v1/embeddings", json={"input": "x"})
         assert early.status_code == 503 and early.headers["retry-after"] == "1"
+        errors = error_counts(base, ready_polls=True)
+        assert errors[("/v1/embeddings", "not_ready")] == 1 and errors[("/ready", "not_ready")] == 1
         release.set()
         deadline = time.monotonic() + 30
         while httpx.get(f"{base}/ready").status_code != 200:
@@ -207,8 +242,10 @@ def test_concurrent_request_limit_answers_429_with_retry_after(minilm_student, o
     config = ServeConfig(model=minilm_student, max_concurrent_requests=2, max_batch_size=1)
     with running(config, lambda: SlowEncoder(offline, 0.3)) as (base, _):
         responses = asyncio.run(post_many(base, [{"input": f"text {i}"} for i in range(6)]))
+        errors = error_counts(base)
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) >= 2 and 429 in statuses
+    assert errors == {("/v1/embeddings", "too_many_requests"): statuses.count(429)}
     rejected = next(r for r in responses if r.status_code == 429)
     assert rejected.headers["retry-after"] == "1" and rejected.json()["error"]["type"] == "rate_limit_error"
 
@@ -265,10 +302,12 @@ def test_requests_of_departed_clients_are_dropped_before_compute(minilm_student,
             metrics = httpx.get(f"{base}/metrics").text
             dropped = float(next(line.split()[-1] for line in metrics.splitlines()
                                  if line.startswith("jasper_dropped_inputs_total")))  # fmt: skip
-            if dropped >= 3 or time.monotonic() > deadline:
+            closed = error_counts(base).get(("/v1/embeddings", "client_closed"), 0)
+            if (dropped >= 3 and closed >= 3) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         assert dropped >= 3
+        assert closed >= 3  # answered 499, counted by kind
         assert httpx.post(f"{base}/v1/embeddings", json={"input": "still here"}).status_code == 200
 
 
@@ -276,7 +315,9 @@ def test_a_full_queue_answers_429_overloaded(minilm_student, offline):
     config = ServeConfig(model=minilm_student, max_queue_tokens=300, max_batch_size=1)
     with running(config, lambda: SlowEncoder(offline, 0.3)) as (base, _):
         responses = asyncio.run(post_many(base, [{"input": f"{i} " + TEXTS[2]} for i in range(6)]))
+        errors = error_counts(base)
     rejected = [r for r in responses if r.status_code == 429]
+    assert errors == {("/v1/embeddings", "overloaded"): len(rejected)}
     assert rejected and any(r.status_code == 200 for r in responses)
     assert rejected[0].json()["error"]["code"] == "overloaded" and rejected[0].headers["retry-after"] == "1"
 

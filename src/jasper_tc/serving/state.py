@@ -1,0 +1,203 @@
+"""One server's model and queue, and what the routes share: readiness, input checks, queued embedding.
+
+The model loads in the background after start-up, so ``/health`` answers at once and ``/ready`` tells
+the truth. Tokenising and the forward run off the event loop; the forward through the :mod:`batcher`.
+Every check here answers with an :class:`~.errors.ApiError`, never a bare exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from torch import Tensor
+
+from ..encode import Encoder
+from ..model import check_ratio
+from .batcher import Batcher, Overloaded
+from .config import ServeConfig
+from .errors import ApiError
+from .metrics import Metrics
+
+__all__ = ["Embedded", "ServerState"]
+
+log = logging.getLogger("jasper_tc.serving")
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One request's vectors, its tokens per input, and the ratio asked for against those really applied."""
+
+    vectors: list[Tensor]
+    tokens: list[int]
+    requested_ratio: float
+    applied_ratios: list[float]
+
+    def degraded_headers(self) -> dict[str, str]:
+        """``X-Compression-Degraded`` when overload compressed any input harder than asked; else nothing."""
+        if all(a == self.requested_ratio for a in self.applied_ratios):
+            return {}
+        return {"X-Compression-Degraded": f"requested={self.requested_ratio}; applied={min(self.applied_ratios)}"}
+
+
+class ServerState:
+    """The encoder and batcher once loaded (``status``: loading, ready or failed), and the routes' helpers."""
+
+    def __init__(self, config: ServeConfig, metrics: Metrics, load: Callable[[], Encoder] | None = None) -> None:
+        self.config, self.metrics = config, metrics
+        self.load = load or self._load_from_config
+        self.served_name = config.name or config.model.rstrip("/").split("/")[-1]
+        self.encoder: Encoder | None = None
+        self.batcher: Batcher | None = None
+        self.status = "loading"
+        self.error: str | None = None
+
+    def _load_from_config(self) -> Encoder:
+        from ..encode import load as load_encoder
+
+        return load_encoder(self.config.model, device=self.config.device, dtype=self.config.dtype)
+
+    async def load_model(self) -> None:
+        """Load, probe with one real forward, start the batcher; a failure is kept for ``/ready``, never raised."""
+        config = self.config
+        try:
+            encoder = await asyncio.to_thread(self.load)
+            await asyncio.to_thread(encoder.encode, ["probe"])  # ready means a real forward worked
+            forward = config.forward_batch_size or (4 if encoder.backend.device.type == "cpu" else 32)
+
+            def embed(token_ids: list[list[int]], ratio: float):
+                return encoder.embed_token_ids(token_ids, ratio, batch_size=forward)
+
+            batcher = Batcher(
+                embed,
+                length_threshold=encoder.backend.length_threshold,
+                max_batch_tokens=config.max_batch_tokens,
+                max_batch_size=config.max_batch_size,
+                max_wait_ms=config.max_wait_ms,
+                max_queue_tokens=config.max_queue_tokens,
+                overload_tokens=config.overload_tokens if config.overload_compression else None,
+                overload_ratio=config.overload_ratio,
+                on_batch=self.metrics.batch,
+                on_drop=self.metrics.dropped.inc,
+            )
+            batcher.start()
+            self.encoder, self.batcher, self.status = encoder, batcher, "ready"
+            log.info("model %s ready", config.model)
+        except Exception as error:  # reported by /ready, never raised into the event loop
+            self.status, self.error = "failed", f"{type(error).__name__}: {error}"
+            log.exception("loading %s failed", config.model)
+
+    async def stop(self) -> None:
+        """Finish the queued work (graceful shutdown)."""
+        if self.batcher is not None:
+            await self.batcher.stop()
+
+    def ready_encoder(self) -> Encoder:
+        """The encoder, or 503 not_ready while it loads or after loading failed."""
+        if self.status != "ready":
+            detail = f" ({self.error})" if self.error else ""
+            raise ApiError("not_ready", f"the model is {self.status}{detail}", retry_after=1)
+        return self.encoder
+
+    def check_inputs(self, inputs: str | list[str], field: str) -> list[str]:
+        """The inputs as a list: not empty, not over ``max_inputs``, no blank text."""
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not texts:
+            raise ApiError("invalid_request", f"{field}: the list is empty")
+        if len(texts) > self.config.max_inputs:
+            raise ApiError(
+                "too_many_inputs", f"{field}: {len(texts)} inputs, more than the limit of {self.config.max_inputs}"
+            )
+        for i, text in enumerate(texts):
+            if not text.strip():
+                raise ApiError("invalid_request", f"{field}[{i}] is empty or whitespace; there is nothing to embed")
+        return texts
+
+    def resolve_ratio(self, value: float | None, encoder: Encoder) -> float:
+        """The request's ratio, checked; else the server's default; else the model's."""
+        if value is None:
+            default = self.config.default_ratio
+            return default if default is not None else encoder.backend.default_ratio
+        try:
+            return check_ratio(value, "compression_ratio")
+        except (TypeError, ValueError) as error:
+            raise ApiError("invalid_request", str(error)) from None
+
+    def resolve_prefix(self, encoder: Encoder, prompt_name: str | None) -> str:
+        """The text put before each input for the named prompt (400 for a name the model does not have)."""
+        try:
+            return encoder.resolve_prompt(prompt_name, None)
+        except ValueError as error:
+            raise ApiError("invalid_request", str(error)) from None
+
+    def input_token_limit(self, encoder: Encoder) -> int:
+        """Tokens per input: the server's limit, never more than the model's."""
+        return min(self.config.max_input_tokens or encoder.max_length, encoder.max_length)
+
+    def show_queue(self) -> None:
+        """Copy the queue's length and tokens into the gauges."""
+        self.metrics.queue_items.set(len(self.batcher.pending))
+        self.metrics.queue_tokens.set(self.batcher.queued_tokens)
+
+    async def embed(
+        self,
+        request: Request,
+        inputs: str | list[str],
+        field: str,
+        *,
+        ratio: float | None,
+        prompt_name: str | None,
+        truncate: bool | None,
+    ) -> Embedded:
+        """Check, tokenise, queue and await one request's inputs.
+
+        If the client leaves first, its inputs still queued are dropped before they run, and the request
+        ends as ``client_closed`` (499).
+        """
+        encoder = self.ready_encoder()
+        texts = self.check_inputs(inputs, field)
+        ratio = self.resolve_ratio(ratio, encoder)
+        prefix = self.resolve_prefix(encoder, prompt_name)
+        limit = self.input_token_limit(encoder)
+        ids, counts, truncated = await asyncio.to_thread(encoder.tokenize, [prefix + t for t in texts], limit)
+        if not (self.config.truncate if truncate is None else truncate):
+            for i, cut in enumerate(truncated):
+                if cut:
+                    raise ApiError(
+                        "input_too_long",
+                        f"{field}[{i}] has {counts[i]} tokens, more than the limit of {limit}; "
+                        "send truncate=true to cut it to the limit",
+                    )
+        try:
+            items = self.batcher.submit(ids, ratio)
+        except Overloaded as error:
+            raise ApiError("overloaded", str(error), retry_after=error.retry_after) from None
+        self.show_queue()
+        results = asyncio.gather(*(item.future for item in items))
+        gone = asyncio.create_task(_disconnected(request))
+        try:
+            done, _ = await asyncio.wait({results, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if results not in done:  # the client left: drop its queued inputs before they run
+                for item in items:
+                    item.future.cancel()
+                results.cancel()
+                raise ApiError("client_closed", "the client closed the connection before its embeddings were ready")
+            vectors = results.result()
+        finally:
+            gone.cancel()
+        applied = [item.ratio for item in items]
+        degraded = sum(1 for item in items if item.ratio != item.requested_ratio)
+        if degraded:
+            self.metrics.degraded.inc(degraded)
+        return Embedded(vectors, [len(row) for row in ids], ratio, applied)
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client has gone (the body was already read, so the next message is the disconnect)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -62,7 +62,7 @@ def test_identity_init_keeps_token_embeddings_close_and_random_init_does_not(min
     insert_jasper_mlp(model, mlp_init="identity")
     assert init_jasper_mlp(model, "identity") > 0.8
     assert abs(init_jasper_mlp(model, "random")) < 0.2
-    with pytest.raises(ValueError, match="mlp_init must be 'random' or 'identity'"):
+    with pytest.raises(ValueError, match="mlp_init must be 'random', 'identity' or 'residual'"):
         init_jasper_mlp(model, "zeros")
 
 

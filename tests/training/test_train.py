@@ -219,7 +219,9 @@ def test_model_level_problems_are_reported_before_reading_data(tiny_world, tmp_p
     )
     with pytest.raises(ConfigError) as error:
         run(config)
-    assert "the model has no jasper_mlp" in str(error.value) and "exceeds the backbone's 4096 positions" in str(error.value)
+    assert "the model has no jasper_mlp" in str(error.value) and "exceeds the backbone's 4096 positions" in str(
+        error.value
+    )
 
 
 def test_too_little_data_for_one_global_batch_is_an_error(tiny_world, tmp_path):

@@ -1,1 +1,27 @@
-"""Evaluation: the mteb adapter (``jasper_tc.evaluation.mteb_adapter``; needs the ``mteb`` extra)."""
+"""Evaluation: local suites of MTEB-style tasks at several compression ratios, and their reports.
+
+``tasks`` (suite and task configs; task files read with errors naming file and line), ``metrics`` (the
+metrics as MTEB defines them, checked by hand), ``suite`` (a suite run over ratios: one JSON per task x
+ratio, failures recorded and named), ``report`` (tables, quality-vs-ratio and latency-vs-length plots,
+runs side by side), ``plotting`` (the one matplotlib helper) and ``mteb_adapter`` (mteb's encoder
+protocol with the release's settings; it needs the ``mteb`` extra, so it is not imported here).
+
+Imports ``encode``, ``model``, ``configs`` and ``atomic``.
+"""
+
+from .suite import EmbeddingCache, TaskFailures, failed_tasks, load_records, run_suite
+from .tasks import LoadedTask, SuiteConfig, TaskConfig, TaskError, load_suite, load_task
+
+__all__ = [
+    "EmbeddingCache",
+    "LoadedTask",
+    "SuiteConfig",
+    "TaskConfig",
+    "TaskError",
+    "TaskFailures",
+    "failed_tasks",
+    "load_records",
+    "load_suite",
+    "load_task",
+    "run_suite",
+]

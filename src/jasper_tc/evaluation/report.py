@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encode import Encoder, TruncationWarning
+from .plotting import pyplot
 
 __all__ = ["compare_runs", "measure_latency", "plot_latency", "plot_quality", "results_table"]
 
@@ -50,18 +51,9 @@ def results_table(records: list[dict], with_model: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_quality(records: list[dict], path: Path, title: str, with_model: bool = False) -> None:
     """Main score against compression ratio, a line per task (and model)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     groups = sorted({(r["model"] if with_model else "", r["task_name"]) for r in records if "main_score" in r})
     for model, task in groups:
@@ -123,7 +115,7 @@ def measure_latency(
 
 
 def plot_latency(rows: list[dict], path: Path, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for ratio in sorted({r["ratio"] for r in rows}, reverse=True):
         points = sorted((r for r in rows if r["ratio"] == ratio), key=lambda r: r["length"])

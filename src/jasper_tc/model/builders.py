@@ -11,7 +11,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +23,7 @@ from .config import JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, drop_pooler
 from .packaged import resolve_model
 
-MlpInit = Literal["random", "identity"]
+MlpInit = Literal["random", "identity", "residual"]
 
 __all__ = ["MlpInit", "build_student", "init_jasper_mlp", "insert_compressor", "insert_jasper_mlp", "keep_first_layers"]
 
@@ -131,7 +131,11 @@ def insert_jasper_mlp(
     """Add a new ``jasper_mlp`` and make compression the default, in place (stage 1 -> stage 2).
 
     ``compression_ratio`` becomes the model's default ratio; ``length_threshold`` the pool's threshold.
+    ``mlp_init="residual"`` makes the MLP residual (``x + jasper_mlp(x)``) with its output projection at
+    zero, so that the model at step 0 is the one it started from, pooled training-free.
     """
+    if mlp_init not in get_args(MlpInit):
+        raise ValueError(f"mlp_init must be one of {', '.join(get_args(MlpInit))}, got {mlp_init!r}")
     config = model.config
     threshold = config.length_threshold if length_threshold is None else length_threshold
     ratio = config.compression_ratio if compression_ratio is None else compression_ratio
@@ -141,6 +145,7 @@ def insert_jasper_mlp(
         compressor.compression_ratio,
         True,
     )
+    config.jasper_mlp_residual = mlp_init == "residual"
     reference = model.linear_1.weight
     mlp = SwiGLU(config.text_config.hidden_size, config.mlp_intermediate_size)
     mlp.to(device=reference.device, dtype=reference.dtype)
@@ -155,27 +160,35 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
     """Initialise ``model.jasper_mlp``; return the mean cosine between each token embedding and its image.
 
     ``random``: normal weights (std = ``initializer_range``), as in the report; the backbone then
-    has to learn to read the MLP's output. ``identity``: random gate/up projections and a
-    ``down_proj`` fitted by least squares so that the MLP maps each token embedding close to itself,
-    so a small-scale run starts near the backbone's own inputs. The MLP only ever sees rows of the
-    embedding table, so fitting on them is fitting on all its inputs. A bias-free SwiGLU is of order
-    two near zero and cannot be the identity exactly: on all-MiniLM-L6-v2 (intermediate = 4x hidden)
-    the fit reaches a mean cosine of about 0.84; a wider ``jasper_mlp_intermediate_size`` fits better.
+    has to learn to read the MLP's output. ``residual`` (for a residual MLP): normal gate and up
+    projections and a zero ``down_proj``, so that ``x + jasper_mlp(x) = x`` at the start and every
+    direction training moves in is open (the image then reported is that of ``x + jasper_mlp(x)``).
+    ``identity``: random gate/up projections and a ``down_proj`` fitted by least squares so that the
+    MLP maps each token embedding close to itself, so a small-scale run starts near the backbone's
+    own inputs. The MLP only ever sees rows of the embedding table, so fitting on them is fitting on
+    all its inputs. A bias-free SwiGLU is of order two near zero and cannot be the identity exactly:
+    on all-MiniLM-L6-v2 (intermediate = 4x hidden) the fit reaches a mean cosine of about 0.84; a
+    wider ``jasper_mlp_intermediate_size`` fits better.
     """
     mlp = model.jasper_mlp
     if mlp is None:
         raise ValueError("This model has no jasper_mlp; call insert_jasper_mlp first")
+    if (method == "residual") != model.config.jasper_mlp_residual:
+        kind = "residual" if model.config.jasper_mlp_residual else "plain"
+        raise ValueError(f"mlp_init {method!r} does not fit a {kind} jasper_mlp")
     generator = torch.Generator().manual_seed(seed)
     table = model.get_input_embeddings().weight.detach().float().cpu()  # (V, H)
     if table.shape[0] > max_rows:
         table = table[torch.randperm(table.shape[0], generator=generator)[:max_rows]]
     hidden, inner = table.shape[1], mlp.gate_proj.out_features
     std = getattr(model.config.text_config, "initializer_range", 0.02)
-    if method == "random":
+    if method in ("random", "residual"):
         weights = [
             torch.randn(p.shape, generator=generator) * std
             for p in (mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight)
         ]
+        if method == "residual":
+            weights[2].zero_()
     elif method == "identity":
         scale = 8.0 / (table.norm(dim=1).mean().item() + 1e-12)  # the best of 0.5..32 on MiniLM
         gate = torch.randn(inner, hidden, generator=generator) * scale
@@ -185,10 +198,11 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
         down = torch.linalg.solve(features.T @ features + ridge * table.shape[0], features.T @ table).T  # (H, I)
         weights = [gate, up, down]
     else:
-        raise ValueError(f"mlp_init must be 'random' or 'identity', got {method!r}")
+        raise ValueError(f"mlp_init must be 'random', 'identity' or 'residual', got {method!r}")
     for param, value in zip((mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight), weights):
         param.copy_(value.to(dtype=param.dtype, device=param.device))
-    out = mlp(table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)).float().cpu()
+    rows = table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)
+    out = (rows + mlp(rows) if model.config.jasper_mlp_residual else mlp(rows)).float().cpu()
     return F.cosine_similarity(out, table, dim=1).mean().item()
 
 

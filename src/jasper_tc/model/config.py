@@ -47,6 +47,9 @@ class JasperTCConfig(PreTrainedConfig):
     compression_ratio: float = 0.5
     # Hidden size of the SwiGLU ``jasper_mlp``; None = the backbone's ``intermediate_size``.
     jasper_mlp_intermediate_size: int | None = None
+    # True: the MLP adds to the token embeddings (``x + jasper_mlp(x)``) instead of replacing them (the
+    # release's form, False). A residual MLP whose output starts at zero starts as training-free pooling.
+    jasper_mlp_residual: bool = False
     # Side on which compressed batches are re-padded (the tokenizer's padding side).
     padding_side: str = "left"
     # Prompt name -> text prepended to inputs; used by the encoder and sentence-transformers.

@@ -1,6 +1,6 @@
 """The Jasper-TC embedding model, read top to bottom:
 
-    input_ids -> backbone input embeddings -> jasper_mlp (SwiGLU) -> token compressor
+    input_ids -> backbone input embeddings -> jasper_mlp (SwiGLU; or x + jasper_mlp(x)) -> token compressor
               -> backbone layers (positions restart at 0) -> masked mean pool -> linear_1
 
 The state-dict keys are the release's (``model.*``, ``jasper_mlp.*``, ``linear_1.*``), so a release
@@ -112,8 +112,8 @@ class JasperTCModel(PreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
-        if self.jasper_mlp is not None:
-            hidden = self.jasper_mlp(hidden)  # (B, L, H): replaces the embeddings, no residual
+        if self.jasper_mlp is not None:  # (B, L, H): replaces the embeddings (the release), or adds to them
+            hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
         if ratio < 1.0:  # at 1.0 every input keeps its length: skip the pool and its host read
             hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}

@@ -3,7 +3,7 @@
 from .config import TrainConfig, check_train_config, load_train_config, ratio_schedule
 from .distributed import gather, rank_and_world
 from .loop import TrainResult, train
-from .losses import cosine_loss, info_nce_loss, similarity_loss, soft_distillation_loss
+from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss
 from .schedules import Algorithm2, Fixed, NoCompression, Ranges, RatioSchedule
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "gather",
     "info_nce_loss",
     "load_train_config",
+    "mse_loss",
     "rank_and_world",
     "ratio_schedule",
     "similarity_loss",

@@ -50,7 +50,8 @@ class StartConfig:
     # Add a new jasper_mlp in front of the pool (stage 2), the pool's threshold, and the ratio the saved
     # model uses when a call gives none (the training ratios are ``compression``'s).
     insert_jasper_mlp: bool = False
-    mlp_init: Literal["random", "identity"] = "random"
+    # random (the report), identity (least-squares near-identity), residual (x + MLP(x), output at zero)
+    mlp_init: Literal["random", "identity", "residual"] = "random"
     length_threshold: int = LENGTH_THRESHOLD
     default_compression_ratio: float = 0.33333
     # Prompts saved into the model (name -> text); None keeps the defaults / the checkpoint's.
@@ -77,8 +78,10 @@ class DataConfig:
 @dataclass(frozen=True)
 class LossConfig:
     # Weights; a term with weight 0 is not computed. The report: stage 1-2 cosine 10; stage 3 adds
-    # similarity 100; stage 4 info_nce 1, soft_distillation 16, cosine 10.
+    # similarity 100; stage 4 info_nce 1, soft_distillation 16, cosine 10. ``mse`` (not in the report):
+    # squared distance of the raw vectors, which also pulls the student's norm to the teacher's.
     cosine: float = 0.0
+    mse: float = 0.0
     similarity: float = 0.0
     info_nce: float = 0.0
     soft_distillation: float = 0.0
@@ -106,6 +109,9 @@ class OptimizerConfig:
     schedule: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
     # Clip the global gradient norm; None: no clipping.
     max_grad_norm: float | None = 1.0
+    # Learning rate by parameter-name pattern, the first match winning (e.g. {"jasper_mlp.*": 1.0e-3}:
+    # a new module learns faster than the pretrained backbone); other parameters use lr.
+    lr_by_pattern: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,9 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     # Turn every dropout of the model off (Qwen3 has none; BERT-like students train faster without).
     disable_dropout: bool = False
+    # Parameter-name patterns (fnmatch) of what trains, e.g. ["jasper_mlp.*", "linear_1.*"]; the rest is
+    # frozen. None: everything trains. See ``training.parameters``.
+    trainable: list[str] | None = None
     seed: int = 0
     log_every: int = 1
     tensorboard: bool = True
@@ -221,7 +230,7 @@ def _data_problems(data: DataConfig) -> list[str]:
 
 def _loss_problems(config: TrainConfig) -> list[str]:
     problems, loss, data = [], config.loss, config.data
-    weights = {name: getattr(loss, name) for name in ("cosine", "similarity", "info_nce", "soft_distillation")}
+    weights = {name: getattr(loss, name) for name in ("cosine", "mse", "similarity", "info_nce", "soft_distillation")}
     for name, weight in weights.items():
         if weight < 0:
             problems.append(f"loss.{name}: a weight must be at least 0, got {weight}")
@@ -275,6 +284,9 @@ def _optimizer_problems(optimizer: OptimizerConfig) -> list[str]:
         problems.append(f"optimizer.max_grad_norm: must be above 0 (or null), got {optimizer.max_grad_norm}")
     if optimizer.eps <= 0:
         problems.append(f"optimizer.eps: must be above 0, got {optimizer.eps}")
+    for pattern, rate in (optimizer.lr_by_pattern or {}).items():
+        if rate <= 0:
+            problems.append(f"optimizer.lr_by_pattern.{pattern}: must be above 0, got {rate}")
     return problems
 
 

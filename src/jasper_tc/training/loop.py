@@ -27,6 +27,7 @@ from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, s
 from .config import TrainConfig, ratio_schedule
 from .data import DistillData, StepSampler, TripleData, load_data
 from .objective import MicroBatch, StepResult, distill_objective, run_step, triple_objective
+from .parameters import param_groups
 from .runlog import RunLog
 from .start import build_start
 
@@ -101,16 +102,11 @@ def _micro_batch(data, indices: np.ndarray, tokenizer, config: TrainConfig, prom
 
 
 def _optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; no weight decay on biases and norm weights (one-dimensional parameters)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    """AdamW over the trainable parameters, grouped by learning rate (``optimizer.lr_by_pattern``); no
+    weight decay on biases and norm weights (one-dimensional parameters)."""
     o = config.optimizer
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": o.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-        lr=o.lr,
-        betas=tuple(o.betas),
-        eps=o.eps,
-    )
+    groups = param_groups(model.named_parameters(), o.lr, o.weight_decay, o.lr_by_pattern)
+    return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
 
 
 def _save_model(accelerator, model, tokenizer, output: Path) -> Path:

@@ -7,6 +7,7 @@ whole batch, so the mean over processes equals the single-process loss on the co
 | loss | inputs | formula |
 |---|---|---|
 | cosine_loss | student, teacher ``(B, D)`` | ``mean(1 - cos(s_i, t_i))`` |
+| mse_loss | student, teacher ``(B, D)`` | ``mean(‖s_i - t_i‖²)``, raw rows (direction and norm) |
 | similarity_loss | local ``(b, D)``, global ``(B, D)`` | ``MSE(s s_allᵀ, t t_allᵀ)``, normalised rows |
 | info_nce_loss | queries ``(b, D)``, documents ``(M, D)``, positives ``(b,)`` | ``CE(q dᵀ / τ, positive)`` |
 | soft_distillation_loss | score rows ``(b, M)`` twice | ``KL(softmax(t/α) ‖ softmax(s/α))`` |
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["cosine_loss", "info_nce_loss", "similarity_loss", "soft_distillation_loss"]
+__all__ = ["cosine_loss", "info_nce_loss", "mse_loss", "similarity_loss", "soft_distillation_loss"]
 
 
 def _wide(x: Tensor) -> Tensor:
@@ -33,6 +34,15 @@ def cosine_loss(student: Tensor, teacher: Tensor) -> Tensor:
     tensor(1.)
     """
     return (1.0 - F.cosine_similarity(_wide(student), _wide(teacher), dim=-1)).mean()
+
+
+def mse_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """``L_mse = mean_i ‖s_i - t_i‖²`` on the raw rows: it pulls the norm too, unlike the cosine.
+
+    >>> mse_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]]))
+    tensor(5.)
+    """
+    return (_wide(student) - _wide(teacher)).pow(2).sum(dim=-1).mean()
 
 
 def similarity_loss(

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from .config import LossConfig
 from .distributed import gather, rank_and_world
-from .losses import cosine_loss, info_nce_loss, similarity_loss, soft_distillation_loss
+from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss
 
 __all__ = [
     "MicroBatch",
@@ -64,17 +64,19 @@ def _weighted(config: LossConfig, terms: dict[str, Tensor]) -> Tensor:
 
 
 def _row_terms(config: LossConfig, s: Tensor, t: Tensor) -> dict[str, Tensor]:
-    """The terms that compare student rows with their own teacher rows: cosine, and the Gram-matrix loss."""
+    """The terms that compare student rows with their own teacher rows: cosine, MSE, the Gram-matrix loss."""
     terms = {}
     if config.cosine:
         terms["cosine"] = cosine_loss(s, t)
+    if config.mse:
+        terms["mse"] = mse_loss(s, t)
     if config.similarity:
         terms["similarity"] = similarity_loss(s, t, gather(s), gather(t))
     return terms
 
 
 def distill_objective(config: LossConfig) -> Objective:
-    """Stages 1-3: cosine to each text's teacher vector, and the Gram-matrix similarity loss."""
+    """Stages 1-3: cosine (and MSE) to each text's teacher vector, and the Gram-matrix similarity loss."""
 
     def objective(student: dict[str, Tensor], teacher: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         terms = _row_terms(config, student["texts"], teacher["texts"])
@@ -99,7 +101,7 @@ def triple_objective(config: LossConfig, negatives: int) -> Objective:
                 scores = F.normalize(q.float(), dim=-1) @ F.normalize(d_all.float(), dim=-1).T
                 teacher_scores = F.normalize(tq.float(), dim=-1) @ F.normalize(td_all.float(), dim=-1).T
                 terms["soft_distillation"] = soft_distillation_loss(scores, teacher_scores, config.alpha)
-        if config.cosine or config.similarity:
+        if config.cosine or config.mse or config.similarity:
             terms |= _row_terms(config, torch.cat([q, d]), torch.cat([tq, td]))
         return _weighted(config, terms), terms
 

@@ -13,6 +13,7 @@ from transformers import AutoTokenizer
 from ..configs import ConfigError
 from ..model import JasperTCModel, build_student, insert_jasper_mlp
 from .config import TrainConfig
+from .parameters import freeze_all_but, pattern_problems
 
 __all__ = ["build_start", "disable_dropout"]
 
@@ -59,6 +60,7 @@ def build_start(config: TrainConfig, source: str = "config"):
         disable_dropout(model)
     tokenizer.padding_side = model.config.padding_side
     _check_model(config, model, source)
+    freeze_all_but(model, config.trainable)
     return model.train(), tokenizer
 
 
@@ -90,6 +92,7 @@ def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None
         name = getattr(config.data, key)
         if name is not None and config.data.triples is not None and name not in prompts:
             problems.append(f"data.{key}: the model has no prompt {name!r} (it has: {sorted(prompts) or 'none'})")
+    problems += pattern_problems(model, config.trainable, config.optimizer.lr_by_pattern)
     limit = getattr(model.config.text_config, "max_position_embeddings", None)
     if limit is not None and config.data.max_length > limit:
         problems.append(f"data.max_length: {config.data.max_length} exceeds the backbone's {limit} positions")

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import atomic_write_bytes, atomic_write_json
-from .resources import CONFIGS, DATA, find_suite
+from ..atomic import atomic_write_bytes, atomic_write_json
+from ..resources import CONFIGS, DATA, find_suite
+from .phases import PhaseClock
 
 __all__ = [
-    "PhaseClock",
-    "PhaseFailed",
+    "QUICKSTART_RATIOS",
+    "SMOKE_SIZES",
     "Plan",
     "corpus_overrides",
     "evaluate_model",
@@ -29,7 +28,7 @@ __all__ = [
     "train_stage",
 ]
 
-RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
+QUICKSTART_RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
 SMOKE_SIZES = dict(  # every phase at toy size, a check that the whole run works (under a minute)
     paragraphs_per_language=40,
     pairs=16,
@@ -60,7 +59,7 @@ class Plan:
     steps_stage4: int = 30
     eval_limit: int = 150
     eval_tasks: tuple[str, ...] | None = None  # None: one task per type asked (no clustering, no bitext)
-    ratios: tuple[float, ...] = RATIOS
+    ratios: tuple[float, ...] = QUICKSTART_RATIOS
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
 
     @property
@@ -94,14 +93,24 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _teach(config_file: Path, overrides: list[str]) -> None:
-    from .teachers import load_teach_config, teach
+    from ..teachers import load_teach_config, teach
 
     teach(load_teach_config(config_file, overrides))
 
 
+def _mine_triples(plan: Plan, pairs: Path, corpus: Path, triples: Path) -> None:
+    """Stage 4's triples: each pair with 3 hard negatives mined by the teacher (kept if there already)."""
+    if triples.is_file():
+        return
+    from ..encode import load
+    from ..teachers.negatives import mine_negatives
+
+    mine_negatives(load(plan.teacher, device="cpu"), pairs, corpus, triples, k=3)
+
+
 def train_stage(plan: Plan, stage: str, overrides: list[str], name: str | None = None) -> Path:
     """Train ``configs/minilm-cpu/<stage>.yaml`` with ``overrides`` into ``output/<name or stage>``; resumable."""
-    from .training import load_train_config, train
+    from ..training import load_train_config, train
 
     output = plan.output / (name or stage)
     if (output / "model" / "model.safetensors").is_file():
@@ -114,10 +123,10 @@ def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: 
     """The plan's tasks at the plan's ratios, cut to its limits; kept in ``folder`` and read back if there."""
     import dataclasses
 
-    from .encode import load
-    from .evaluation import report
-    from .evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
-    from .evaluation.tasks import load_suite
+    from ..encode import load
+    from ..evaluation import report
+    from ..evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
+    from ..evaluation.tasks import load_suite
 
     if (folder / "summary.json").is_file():
         records = load_records(folder)["results"]
@@ -145,32 +154,6 @@ def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: 
     return records
 
 
-class PhaseFailed(RuntimeError):
-    """A phase of a study failed: the message names the phase and the cause."""
-
-    def __init__(self, phase: str, cause: BaseException) -> None:
-        self.phase = phase
-        super().__init__(f"phase {phase!r} failed: {cause}")
-
-
-class PhaseClock:
-    """Runs named phases, announcing each and keeping its wall time in seconds; a failure names its phase."""
-
-    def __init__(self, say: Callable[[str], None] = print) -> None:
-        self.say = say
-        self.timings: dict[str, float] = {}
-
-    def __call__(self, name: str, work: Callable[[], object]):
-        self.say(f"== {name}")
-        started = time.perf_counter()
-        try:
-            result = work()
-        except Exception as error:
-            raise PhaseFailed(name, error) from error
-        self.timings[name] = round(time.perf_counter() - started, 1)
-        return result
-
-
 def corpus_overrides(plan: Plan) -> list[str]:
     """The overrides that point stages 1-3 at the plan's paragraphs, teacher store, length and batch."""
     out = plan.output
@@ -183,84 +166,50 @@ def corpus_overrides(plan: Plan) -> list[str]:
 
 
 def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
-    """Run (or resume) every phase; return the timings, the result table and where the files are."""
-    from .evaluation import report
+    """Run (or resume) every phase; return the timings, the result table and where the files are.
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    The body is the recipe's list of phases in order, one ``with clock.phase(...)`` each, kept in one
+    place so that it reads as the recipe does.
+    """
+    from ..evaluation import report
+
     out = plan.output
     out.mkdir(parents=True, exist_ok=True)
-    phase = PhaseClock(say)
-    timings = phase.timings
-
-    length = f"data.max_length={plan.max_length}"
-    batch = f"batch_size={plan.batch_size}"
-    corpus, pairs = phase("data: bilingual paragraph sample", lambda: _write_subset(plan, out / "data"))
-    teacher_length = f"teachers.0.max_length={plan.max_length}"
-    phase(
-        "teacher store (all-MiniLM-L6-v2)",
-        lambda: _teach(
-            plan.recipe / "teach.yaml", [f"corpus.path={corpus}", f"output={out / 'teachers'}", teacher_length]
-        ),
-    )
+    clock = PhaseClock(say)
     corpus_data = corpus_overrides(plan)
-    stage1 = phase(
-        "stage 1: distill, no compression",
-        lambda: train_stage(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}"]),
-    )
-    stage2 = phase(
-        "stage 2: insert the compressor, fixed ratio 0.33",
-        lambda: train_stage(
-            plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]
-        ),
-    )
-    stage3 = phase(
-        "stage 3: ratios drawn per step, + Gram-matrix loss",
-        lambda: train_stage(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"]),
-    )
+    teacher_length = f"teachers.0.max_length={plan.max_length}"
     triples = out / "triples.jsonl"
 
-    def mine() -> None:
-        if triples.is_file():
-            return
-        from .encode import load
-        from .teachers.negatives import mine_negatives
+    with clock.phase("data: bilingual paragraph sample"):
+        corpus, pairs = _write_subset(plan, out / "data")
+    with clock.phase("teacher store (all-MiniLM-L6-v2)"):
+        _teach(plan.recipe / "teach.yaml", [f"corpus.path={corpus}", f"output={out / 'teachers'}", teacher_length])
+    with clock.phase("stage 1: distill, no compression"):
+        stage1 = train_stage(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}"])
+    with clock.phase("stage 2: insert the compressor, fixed ratio 0.33"):
+        stage2 = train_stage(
+            plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]
+        )
+    with clock.phase("stage 3: ratios drawn per step, + Gram-matrix loss"):
+        stage3 = train_stage(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"])
+    with clock.phase("stage-4 triples: title -> paragraph, 3 teacher-mined hard negatives"):
+        _mine_triples(plan, pairs, corpus, triples)
+    with clock.phase("teacher vectors of the triples"):
+        triples_store = [f"corpus.path={triples}", f"output={out / 'teachers-triples'}", teacher_length]
+        _teach(plan.recipe / "teach-triples.yaml", triples_store)
+    with clock.phase("stage 4: InfoNCE + soft distillation + cosine on triples"):
+        stage4_data = [f"data.triples={triples}", f"data.teacher_store={out / 'teachers-triples' / 'fused'}"]
+        stage4_data += [f"data.max_length={plan.max_length}", f"batch_size={plan.batch_size}"]
+        stage4 = train_stage(plan, "stage4", [*stage4_data, f"steps={plan.steps_stage4}", f"start.checkpoint={stage3}"])
+    with clock.phase("evaluate the teacher (training-free compression)"):
+        teacher_records = evaluate_model(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher")
+    with clock.phase("evaluate the student (stage 4)"):
+        student_records = evaluate_model(plan, "student: 3 layers + compressor", str(stage4), out / "eval" / "student")
 
-        mine_negatives(load(plan.teacher, device="cpu"), pairs, corpus, triples, k=3)
-
-    phase("stage-4 triples: title -> paragraph, 3 teacher-mined hard negatives", mine)
-    phase(
-        "teacher vectors of the triples",
-        lambda: _teach(
-            plan.recipe / "teach-triples.yaml",
-            [f"corpus.path={triples}", f"output={out / 'teachers-triples'}", teacher_length],
-        ),
-    )
-    stage4 = phase(
-        "stage 4: InfoNCE + soft distillation + cosine on triples",
-        lambda: train_stage(
-            plan,
-            "stage4",
-            [
-                f"data.triples={triples}",
-                f"data.teacher_store={out / 'teachers-triples' / 'fused'}",
-                length,
-                batch,
-                f"steps={plan.steps_stage4}",
-                f"start.checkpoint={stage3}",
-            ],
-        ),
-    )
-    teacher_records = phase(
-        "evaluate the teacher (training-free compression)",
-        lambda: evaluate_model(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher"),
-    )
-    student_records = phase(
-        "evaluate the student (stage 4)",
-        lambda: evaluate_model(plan, "student: 3 layers + compressor", str(stage4), out / "eval" / "student"),
-    )
     table = report.compare_runs(
         [{"results": teacher_records}, {"results": student_records}], out / "report"
     )  # comparison.md + comparison.png
+    timings = clock.timings
     summary = {"timings_s": timings, "total_s": round(sum(timings.values()), 1), "model": str(stage4), "table": table}
     atomic_write_json(out / "summary.json", summary)
     _write_report(plan, summary)
@@ -268,6 +217,7 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
 
 
 def _write_report(plan: Plan, summary: dict) -> None:
+    """``report.md`` of the output folder: sizes, the quality table and plot, the time of each phase."""
     lines = [
         "# Quickstart report",
         "",

@@ -1,0 +1,159 @@
+"""From texts to vectors and students: ``encode``, ``teach``, ``mine-negatives`` and ``train``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import app
+
+
+@app.command(rich_help_panel="From texts to vectors and students")
+def encode(
+    model: Annotated[str, typer.Option(help="Model folder or hub name.")],
+    input: Annotated[Path, typer.Option("--input", help="Texts: .txt (one a line), .jsonl or .parquet (.gz ok).")],
+    output: Annotated[Path, typer.Option(help="Embeddings: .npy (input order) or .parquet (id + embedding).")],
+    field: Annotated[str, typer.Option(help="Text field of .jsonl/.parquet records.")] = "text",
+    id_field: Annotated[str | None, typer.Option(help="Id field kept in .parquet output; default line number.")] = None,
+    prompt_name: Annotated[str | None, typer.Option(help="A prompt of the model, e.g. query.")] = None,
+    compression_ratio: Annotated[float | None, typer.Option(help="In (0, 1]; default the model's.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
+    max_tokens_per_batch: Annotated[int | None, typer.Option(help="Padded tokens per forward.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per input; longer ones are cut.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+) -> None:
+    """Embed a file of texts into a .npy or .parquet file, streamed, with a progress bar."""
+    from ..encode import load
+    from ..encode.files import check_files, encode_file
+
+    started = time.perf_counter()
+    try:
+        check_files(input, output, field, id_field)
+        encoder = load(model, device=device, dtype=dtype)
+        rows = encode_file(
+            encoder,
+            input,
+            output,
+            text_field=field,
+            id_field=id_field,
+            prompt_name=prompt_name,
+            compression_ratio=compression_ratio,
+            batch_size=batch_size,
+            max_tokens_per_batch=max_tokens_per_batch,
+            max_length=max_length,
+        )
+    except (ValueError, TypeError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    elapsed = time.perf_counter() - started
+    typer.echo(f"{rows} embeddings of dimension {encoder.dimension} -> {output} in {elapsed:.1f}s")
+
+
+@app.command(rich_help_panel="From texts to vectors and students")
+def teach(
+    config: Annotated[Path, typer.Argument(help="Teach config (YAML); see configs/teachers/.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. shard_rows=1024")] = None,
+) -> None:
+    """Run teachers over a corpus into resumable, sharded stores, then fuse them (rank 0).
+
+    Many processes: `accelerate launch -m jasper_tc teach CONFIG` (or torchrun); each takes its shards.
+    """
+    from ..configs import ConfigError
+    from ..corpus import CorpusError
+    from ..store import StoreError
+    from ..teachers import load_teach_config
+    from ..teachers import teach as run_teach
+
+    try:
+        folders = run_teach(load_teach_config(config, overrides or []))
+    except (ConfigError, CorpusError, StoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    for name, folder in folders.items():
+        typer.echo(f"{name}: {folder}")
+
+
+@app.command(rich_help_panel="From texts to vectors and students")
+def train(
+    config: Annotated[
+        Path, typer.Argument(help="Stage config (YAML); see configs/jasper-600m/ and configs/minilm-cpu/.")
+    ],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. steps=10 batch_size=2")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output folder.")] = False,
+    check: Annotated[bool, typer.Option(help="Only validate the config (no model, no data) and print it.")] = False,
+) -> None:
+    """Train one stage: distill a student towards a teacher store (stages 1-3) or on triples (stage 4).
+
+    Many GPUs or nodes: `accelerate launch [--num_processes N ...] -m jasper_tc train CONFIG`.
+    Ctrl-C saves a checkpoint after the current step; `--resume` continues from it.
+    """
+    import yaml
+
+    from ..configs import ConfigError
+    from ..corpus import CorpusError
+    from ..store import StoreError
+    from ..training import load_train_config
+    from ..training import train as run_train
+
+    try:
+        stage = load_train_config(config, overrides or [])
+        if check:
+            typer.echo(yaml.safe_dump(stage.to_dict(), sort_keys=False), nl=False)
+            return
+        result = run_train(stage, resume=resume, source=str(config))
+    except (ConfigError, CorpusError, StoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if result.stopped:
+        typer.echo(
+            f"stopped at step {result.step}/{result.total_steps}; continue with: jasper-tc train {config} --resume"
+        )
+        raise typer.Exit(130)
+    typer.echo(f"model: {result.model}")
+
+
+@app.command("mine-negatives", rich_help_panel="From texts to vectors and students")
+def mine_negatives_command(
+    model: Annotated[str, typer.Option(help="Teacher model folder or hub name.")],
+    pairs: Annotated[Path, typer.Option(help='JSONL of {"query", "positive"} pairs.')],
+    output: Annotated[Path, typer.Option(help="Triples JSONL to write.")],
+    corpus: Annotated[Path | None, typer.Option(help="Extra candidate documents (.txt/.jsonl/.parquet).")] = None,
+    field: Annotated[str, typer.Option(help="Text field of the corpus.")] = "text",
+    k: Annotated[int, typer.Option(help="Negatives per pair.")] = 3,
+    rank_window: Annotated[str, typer.Option(help="LOW:HIGH ranks to take negatives from.")] = "0:100",
+    margin: Annotated[float, typer.Option(help="Drop candidates within this cosine of the positive (<0: off).")] = 0.05,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+) -> None:
+    """Mine hard negatives with a teacher: stage-4 triples from query/positive pairs."""
+    from ..encode import load
+    from ..teachers.negatives import mine_negatives
+
+    try:
+        low, high = (int(x) for x in rank_window.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--rank-window must be LOW:HIGH, got {rank_window!r}") from None
+    try:
+        stats = mine_negatives(
+            load(model, device=device, dtype=dtype),
+            pairs,
+            corpus,
+            output,
+            k=k,
+            rank_window=(low, high),
+            margin=None if margin < 0 else margin,
+            text_field=field,
+        )
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{stats.pairs} triples from {stats.candidates} candidates -> {output} "
+        f"({stats.short} with fewer than {k} negatives)"
+    )

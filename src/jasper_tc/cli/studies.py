@@ -1,0 +1,101 @@
+"""``jasper-tc quickstart`` and ``jasper-tc reproduce``: the studies, run end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import app
+
+
+def _offline() -> None:
+    """The studies read only what ships with the package and installed models: never wait on a hub.
+
+    huggingface_hub reads ``HF_HUB_OFFLINE`` once, when first imported (this package's own import has
+    done so already), so its flag is set here too; the variable reaches the processes a command starts.
+    A user's own ``HF_HUB_OFFLINE=0`` is kept.
+    """
+    import os
+
+    import huggingface_hub.constants
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    huggingface_hub.constants.HF_HUB_OFFLINE = os.environ["HF_HUB_OFFLINE"].upper() in {"1", "ON", "YES", "TRUE"}
+
+
+@contextmanager
+def _phase_failures():
+    """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause."""
+    from ..studies.phases import PhaseFailed
+
+    try:
+        yield
+    except PhaseFailed as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command(rich_help_panel="End to end")
+def quickstart(
+    output: Annotated[Path, typer.Option(help="Folder for everything the run writes.")] = Path("quickstart-output"),
+    scale: Annotated[
+        str,
+        typer.Option(help="'full' (about 10 minutes on 2 cores) or 'smoke' (a quick check of every phase)."),
+    ] = "full",
+) -> None:
+    """The whole recipe on one CPU: teacher store, stages 1-4, evaluation; a table, plots and a report.
+
+    Teacher all-MiniLM-L6-v2, student its first 3 layers + the compressor, data the shipped bilingual
+    sample. Started again after an interruption, it goes on where it stopped.
+    """
+    if scale not in ("full", "smoke"):
+        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    _offline()
+    from ..studies.quickstart import SMOKE_SIZES, Plan, run_lifecycle
+
+    sizes = SMOKE_SIZES if scale == "smoke" else {}
+    started = time.perf_counter()
+    with _phase_failures():
+        summary = run_lifecycle(Plan(output=output, **sizes), say=lambda text: typer.echo(text, err=True))
+    typer.echo(summary["table"])
+    typer.echo(f"\nstudent: {summary['model']}")
+    typer.echo(f"report: {output / 'report.md'} (plot: {output / 'report' / 'comparison.png'})")
+    typer.echo(f"done in {time.perf_counter() - started:.0f} s")
+
+
+@app.command(rich_help_panel="End to end")
+def reproduce(
+    output: Annotated[Path, typer.Option(help="Folder for every run of the study.")] = Path("runs/reproduction"),
+    document: Annotated[Path, typer.Option(help="The Markdown page to write (plots go beside it).")] = Path(
+        "docs/reproduction.md"
+    ),
+    scale: Annotated[str, typer.Option(help="'full' (about 90 minutes on 2 cores) or 'smoke' (a toy check).")] = "full",
+    document_only: Annotated[
+        bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
+    ] = False,
+) -> None:
+    """Test the report's claims at CPU scale (stage 2, dynamic ratios, stage 4, student vs teacher).
+
+    Runs the quickstart's life cycle larger, plus a fixed-ratio stage 3 per seed and the speed of
+    teacher and student; writes DOCUMENT with tables and plots. Started again, it resumes.
+    """
+    if scale not in ("full", "smoke"):
+        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    _offline()
+    from ..studies import full_study, reproduce, smoke_study, write_document
+
+    if document_only:
+        results_file = output / "results.json"
+        if not results_file.is_file():
+            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
+        write_document(json.loads(results_file.read_text(encoding="utf-8")), document)
+    else:
+        study = (full_study if scale == "full" else smoke_study)(output)
+        with _phase_failures():
+            reproduce(study, document, say=lambda text: typer.echo(text, err=True))
+    typer.echo(f"wrote {document}")

@@ -102,3 +102,16 @@ def test_the_check_catches_a_forbidden_import(tmp_path, file, source, expected):
 def test_the_check_sees_relative_imports():
     found = imported_modules(PACKAGE / "model" / "__init__.py", PACKAGE)
     assert "jasper_tc.model.compressor" in found
+
+
+def test_modules_and_functions_stay_small():
+    """Small modules with one job: none over 450 lines, no function over 80 (split it, or say why here)."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 450:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 80:
+                too_long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}()")
+    assert too_long == []

@@ -93,3 +93,35 @@ def test_identity_linear_1_starts_the_student_at_its_backbone_embedding(minilm_p
     assert torch.equal(model.linear_1.weight, torch.eye(384)) and not model.linear_1.bias.any()
     with pytest.raises(ValueError, match="needs embedding_dim == hidden size \\(384\\), got 256"):
         build_student(minilm_path, 256, num_layers=1, linear_init="identity")
+
+
+def test_a_residual_mlp_starts_as_training_free_pooling_and_round_trips(minilm_path, tmp_path):
+    """x + jasper_mlp(x) with the output projection at zero: step 0 is the model it started from, pooled
+    training-free, exactly; the choice is saved with the model and read back by every loader."""
+    from sentence_transformers import SentenceTransformer
+
+    import jasper_tc
+
+    model, tokenizer = build_student(minilm_path, embedding_dim=384, linear_init="identity")
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        before = {r: model.eval()(**batch, compression_ratio=r) for r in (1.0, 0.3)}
+    insert_jasper_mlp(model, mlp_init="residual", compression_ratio=0.3)
+    assert model.config.jasper_mlp_residual and not model.jasper_mlp.down_proj.weight.any()
+    assert model.jasper_mlp.gate_proj.weight.std() > 0  # gradients reach the MLP once down_proj moves
+    with torch.no_grad():
+        for ratio, expected in before.items():
+            torch.testing.assert_close(model.eval()(**batch, compression_ratio=ratio), expected, atol=0, rtol=0)
+        model.jasper_mlp.down_proj.weight.normal_(0, 0.02)  # a trained MLP: the residual form must survive saving
+        trained = model(**batch, compression_ratio=0.3)
+    model.save_pretrained(tmp_path, tokenizer=tokenizer)
+    assert jasper_tc.JasperTCConfig.from_pretrained(tmp_path).jasper_mlp_residual is True
+    ours = jasper_tc.load(str(tmp_path), device="cpu").encode(TEXTS, compression_ratio=0.3)
+    torch.testing.assert_close(
+        torch.from_numpy(ours), torch.nn.functional.normalize(trained, dim=-1), atol=1e-5, rtol=1e-4
+    )
+    st = SentenceTransformer(str(tmp_path), device="cpu").encode(TEXTS, compression_ratio=0.3, convert_to_tensor=True)
+    torch.testing.assert_close(st, torch.nn.functional.normalize(trained, dim=-1), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="mlp_init 'residual' does not fit a plain jasper_mlp"):
+        model.config.jasper_mlp_residual = False
+        init_jasper_mlp(model, "residual")

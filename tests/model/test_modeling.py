@@ -222,3 +222,23 @@ def test_sentence_transformers_loads_the_folder_and_passes_the_ratio(tmp_path):
         direct = torch.nn.functional.normalize(model(**batch, compression_ratio=0.1), dim=-1)
     torch.testing.assert_close(compressed, direct, atol=1e-5, rtol=1e-4)
     assert int(batch["attention_mask"][1].sum()) > compressed_length(int(batch["attention_mask"][1].sum()), 0.1)
+
+
+def test_the_residual_form_is_off_unless_the_config_says_so(tmp_path):
+    """Release folders and earlier checkpoints have no such key: they keep replacing the embeddings."""
+    config = JasperTCConfig(text_config=tiny_qwen3_config(), embedding_dim=16)
+    assert config.jasper_mlp_residual is False
+    torch.manual_seed(0)
+    model = JasperTCModel(config).eval()
+    ids = random_rows([120])[0].unsqueeze(0)
+    with torch.no_grad():
+        plain = model(ids, compression_ratio=0.5)
+        model.config.jasper_mlp_residual = True
+        residual = model(ids, compression_ratio=0.5)
+        torch.nn.init.zeros_(model.jasper_mlp.down_proj.weight)
+        zero_mlp = model(ids, compression_ratio=0.5)
+        model.jasper_mlp = None
+        model.config.use_jasper_mlp = False
+        no_mlp = model(ids, compression_ratio=0.5)
+    assert not torch.allclose(plain, residual)
+    torch.testing.assert_close(zero_mlp, no_mlp, atol=0, rtol=0)

@@ -266,3 +266,53 @@ def test_the_report_stage_configs_run_on_a_tiny_qwen3(tiny_world, tmp_path):
 
     final = jasper_tc.load(previous)
     assert final.dimension == 32 and final.backend.model.jasper_mlp is not None
+
+
+def test_trainable_patterns_freeze_the_rest_and_lr_by_pattern_speeds_the_new_mlp(tiny_world, tmp_path):
+    start = tmp_path / "start"
+    first = run(tiny_world.config(start, steps=1))
+    config = tiny_world.config(
+        tmp_path / "run",
+        start={"backbone": None, "checkpoint": str(first.model), "insert_jasper_mlp": True, "mlp_init": "residual"},
+        trainable=["jasper_mlp.*", "linear_1.*"],
+        optimizer={"lr": 1e-4, "lr_by_pattern": {"jasper_mlp.*": 1e-2}},
+        loss={"cosine": 10, "mse": 1},
+        compression={"schedule": "fixed", "ratio": 0.5},
+        steps=3,
+    )
+    result = run(config)
+    before, after = weights(first.model), weights(result.model)
+    assert all(torch.equal(after[k], before[k]) for k in before if k.startswith("model."))  # the backbone froze
+    assert not torch.equal(after["linear_1.weight"], before["linear_1.weight"])
+    assert after["jasper_mlp.down_proj.weight"].abs().max() > 1e-3  # it started at zero
+    assert set(logged(result.model.parent)[0]["terms"]) == {"cosine", "mse"}
+
+    from jasper_tc.training.loop import _optimizer
+    from jasper_tc.training.start import build_start
+
+    checked = check_train_config(parse_config(TrainConfig, config), "test")
+    model, _ = build_start(checked)
+    groups: dict[float, int] = {}
+    for group in _optimizer(model, checked).param_groups:
+        groups[group["lr"]] = groups.get(group["lr"], 0) + sum(p.numel() for p in group["params"])
+    assert set(groups) == {1e-4, 1e-2}
+    assert groups[1e-2] == sum(p.numel() for p in model.jasper_mlp.parameters())
+    assert groups[1e-4] == sum(p.numel() for p in model.linear_1.parameters())
+
+
+def test_patterns_that_name_no_parameter_are_errors(tiny_world, tmp_path):
+    config = tiny_world.config(
+        tmp_path / "run",
+        trainable=["jasper_mpl.*"],
+        optimizer={"lr_by_pattern": {"model.encoder.layer.1.*": 1e-3, "linear_1.*": -1.0}},
+    )
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    text = str(error.value)
+    assert "optimizer.lr_by_pattern.linear_1.*: must be above 0, got -1.0" in text
+    config["optimizer"]["lr_by_pattern"] = {"model.encoder.layer.1.*": 1e-3}
+    with pytest.raises(ConfigError) as error:
+        run(config)
+    text = str(error.value)
+    assert "trainable: 'jasper_mpl.*' matches no parameter (names start with linear_1, model)" in text
+    assert "optimizer.lr_by_pattern: 'model.encoder.layer.1.*' matches no trainable parameter" in text

@@ -31,7 +31,7 @@ def _offline() -> None:
 @contextmanager
 def _phase_failures():
     """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause."""
-    from ..studies.phases import PhaseFailed
+    from ..phases import PhaseFailed
 
     try:
         yield
@@ -98,4 +98,47 @@ def reproduce(
         study = (full_study if scale == "full" else smoke_study)(output)
         with _phase_failures():
             reproduce(study, document, say=lambda text: typer.echo(text, err=True))
+    typer.echo(f"wrote {document}")
+
+
+@app.command("compression-study", rich_help_panel="End to end")
+def compression_study(
+    output: Annotated[Path, typer.Option(help="Folder for every run of the study.")] = Path("runs/compression-study"),
+    document: Annotated[Path, typer.Option(help="The Markdown page to write (its plot goes beside it).")] = Path(
+        "docs/compression-training.md"
+    ),
+    large_corpus: Annotated[
+        Path | None, typer.Option(help="English paragraphs (.jsonl, 'text') for the data-size run; skipped without.")
+    ] = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated run names (default: every run).")] = None,
+    document_only: Annotated[
+        bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
+    ] = False,
+) -> None:
+    """What makes training the compressor lose quality, and what fixes it: one run per question (what
+    trains, the MLP's start, data, learning rate, loss, stages), all evaluated alike. Resumes."""
+    _offline()
+    from ..studies.compression import VARIANTS, CompressionStudy, run_compression_study
+    from ..studies.compression_page import write_page
+
+    results_file = output / "results.json"
+    if document_only:
+        if not results_file.is_file():
+            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
+        write_page(json.loads(results_file.read_text(encoding="utf-8")), document)
+        typer.echo(f"wrote {document}")
+        return
+    variants = VARIANTS
+    if only:
+        names = [n.strip() for n in only.split(",")]
+        unknown = sorted(set(names) - {v.name for v in VARIANTS})
+        if unknown:
+            raise typer.BadParameter(
+                f"--only: no run {', '.join(unknown)} (runs: {', '.join(v.name for v in VARIANTS)})"
+            )
+        variants = tuple(v for v in VARIANTS if v.name in names)
+    study = CompressionStudy(output=output, large_corpus=large_corpus, variants=variants)
+    with _phase_failures():
+        results = run_compression_study(study, say=lambda text: typer.echo(text, err=True))
+    write_page(results, document)
     typer.echo(f"wrote {document}")

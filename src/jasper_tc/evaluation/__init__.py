@@ -10,7 +10,7 @@ Imports ``encode``, ``model``, ``configs`` and ``atomic``.
 """
 
 from .suite import EmbeddingCache, TaskFailures, failed_tasks, load_records, run_suite
-from .tasks import LoadedTask, SuiteConfig, TaskConfig, TaskError, load_suite, load_task
+from .tasks import LoadedTask, SuiteConfig, TaskConfig, TaskError, load_suite, load_task, select_tasks
 
 __all__ = [
     "EmbeddingCache",
@@ -24,4 +24,5 @@ __all__ = [
     "load_suite",
     "load_task",
     "run_suite",
+    "select_tasks",
 ]

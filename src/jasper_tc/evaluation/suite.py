@@ -48,9 +48,10 @@ def failed_tasks(records: list[dict]) -> dict[str, list[dict]]:
 class EmbeddingCache:
     """Embeddings by text for one encoder: short texts are shared across ratios."""
 
-    def __init__(self, encoder: Encoder, batch_size: int = 32) -> None:
+    def __init__(self, encoder: Encoder, batch_size: int = 32, max_length: int | None = None) -> None:
         self.encoder = encoder
         self.batch_size = batch_size
+        self.max_length = encoder.resolve_max_length(max_length)
         self.short: dict[str, np.ndarray] = {}  # texts within the threshold: any ratio
         self.by_ratio: dict[float, dict[str, np.ndarray]] = {}
         self.encoded = 0
@@ -63,13 +64,14 @@ class EmbeddingCache:
                 missing,
                 compression_ratio=ratio,
                 batch_size=self.batch_size,
+                max_length=self.max_length,
                 return_details=True,
                 show_progress_bar=False,
             )
             self.encoded += len(missing)
             threshold = self.encoder.backend.length_threshold
             for text, vector, detail in zip(missing, vectors, details):
-                (self.short if min(detail.tokens, self.encoder.max_length) <= threshold else cache)[text] = vector
+                (self.short if min(detail.tokens, self.max_length) <= threshold else cache)[text] = vector
         return np.stack([self.short[t] if t in self.short else cache[t] for t in texts])
 
 
@@ -101,11 +103,16 @@ def run_suite(
     *,
     model_name: str,
     batch_size: int = 32,
+    max_length: int | None = None,
 ) -> list[dict]:
-    """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records."""
+    """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records.
+
+    ``max_length`` cuts every input to that many tokens (default: the model's own limit), so that
+    models with different limits are compared on the same text.
+    """
     results_dir = output / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(encoder, batch_size)
+    cache = EmbeddingCache(encoder, batch_size, max_length)
     loaded: dict[str, LoadedTask | str] = {}
     for task in suite.tasks:
         try:
@@ -142,7 +149,13 @@ def run_suite(
     progress.close()
     atomic_write_json(
         output / "summary.json",
-        {"model": model_name, "ratios": ratios, "results": records, "texts_encoded": cache.encoded},
+        {
+            "model": model_name,
+            "ratios": ratios,
+            "max_length": cache.max_length,
+            "results": records,
+            "texts_encoded": cache.encoded,
+        },
     )
     return records
 

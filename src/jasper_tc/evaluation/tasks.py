@@ -8,11 +8,12 @@ errors name the file and line.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..configs import ConfigError, load_config
 
-__all__ = ["LoadedTask", "SuiteConfig", "TaskConfig", "TaskError", "load_suite", "load_task"]
+__all__ = ["LoadedTask", "SuiteConfig", "TaskConfig", "TaskError", "load_suite", "load_task", "select_tasks"]
 
 TaskType = Literal["sts", "pair_classification", "retrieval", "classification", "clustering", "bitext"]
 MAIN_SCORE = {
@@ -112,6 +113,31 @@ def load_suite(path: str | os.PathLike, overrides: list[str] | None = None) -> t
         raise ConfigError(str(path), problems)
     root = Path(suite.data_root)
     return suite, root if root.is_absolute() else (Path(path).parent / root).resolve()
+
+
+def select_tasks(
+    suite: SuiteConfig, names: Sequence[str] | None = None, *, limit: int | None = None, prompts: bool = True
+) -> SuiteConfig:
+    """The suite cut to ``names`` (all tasks when None; an unknown name is an error naming the known ones),
+    each to at most ``limit`` test rows (retrieval: ``limit`` queries, their judged documents and others up
+    to ``2 * limit``; classification: ``4 * limit`` training rows), with or without the task prompts."""
+    known = [task.name for task in suite.tasks]
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise ValueError(f"no task {', '.join(map(repr, unknown))} in the suite (it has: {', '.join(known)})")
+    tasks = []
+    for task in suite.tasks:
+        if names is not None and task.name not in names:
+            continue
+        changes: dict = {} if prompts else {"prompt": None, "document_prompt": None}
+        if limit is not None:
+            changes["limit"] = min(task.limit or limit, limit)
+            if task.train_limit is not None:
+                changes["train_limit"] = min(task.train_limit, 4 * limit)
+            if task.type == "retrieval":  # the judged documents are always kept; others fill up to the limit
+                changes["corpus_limit"] = min(task.corpus_limit or 10**9, 2 * limit)
+        tasks.append(dataclasses.replace(task, **changes))
+    return dataclasses.replace(suite, tasks=tasks)
 
 
 def _open(path: Path) -> io.TextIOBase:

@@ -25,13 +25,22 @@ from .packaged import resolve_model
 
 MlpInit = Literal["random", "identity", "residual"]
 
-__all__ = ["MlpInit", "build_student", "init_jasper_mlp", "insert_compressor", "insert_jasper_mlp", "keep_first_layers"]
+__all__ = [
+    "MlpInit",
+    "build_student",
+    "init_jasper_mlp",
+    "insert_compressor",
+    "insert_jasper_mlp",
+    "keep_first_layers",
+    "sentence_transformers_max_length",
+    "transformer_folder",
+]
 
 # Where common backbones keep their stack of layers.
 _LAYER_LISTS = ("layers", "encoder.layer", "encoder.layers", "transformer.layer", "h")
 
 
-def _backbone_folder(path: str | os.PathLike) -> str:
+def transformer_folder(path: str | os.PathLike) -> str:
     """The folder holding the transformers weights of a plain or sentence-transformers checkpoint."""
     path = resolve_model(path)
     modules_file = Path(path) / "modules.json"
@@ -40,6 +49,14 @@ def _backbone_folder(path: str | os.PathLike) -> str:
             if module.get("type", "").endswith("Transformer"):
                 return str(Path(path) / module.get("path", ""))
     return str(path)
+
+
+def sentence_transformers_max_length(path: str | os.PathLike) -> int | None:
+    """The ``max_seq_length`` a sentence-transformers folder cuts inputs to, if it says one."""
+    settings = Path(resolve_model(path)) / "sentence_bert_config.json"
+    if not settings.is_file():
+        return None
+    return json.loads(settings.read_text(encoding="utf-8")).get("max_seq_length")
 
 
 def keep_first_layers(backbone: PreTrainedModel, num_layers: int) -> PreTrainedModel:
@@ -78,13 +95,14 @@ def build_student(
     """A student from a transformers or sentence-transformers backbone checkpoint.
 
     The backbone keeps its weights (optionally only its first ``num_layers`` layers); pooling becomes
-    the masked mean; ``linear_1`` to ``embedding_dim`` is new. ``with_jasper_mlp`` also inserts
+    the masked mean; ``linear_1`` to ``embedding_dim`` is new. Inputs are cut where the backbone's
+    sentence-transformers settings cut them (else at its tokenizer's limit). ``with_jasper_mlp`` also inserts
     ``jasper_mlp`` (see :func:`insert_jasper_mlp`). ``linear_init="identity"`` (only when
     ``embedding_dim`` equals the backbone's hidden size) starts ``linear_1`` as the identity, so a
     student distilled from its own backbone's family starts from that backbone's embedding rather than
     a random projection of it. Returns the model and its tokenizer.
     """
-    folder = _backbone_folder(backbone)
+    folder = transformer_folder(backbone)
     loaded = AutoModel.from_pretrained(folder, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if num_layers is not None:
@@ -97,7 +115,10 @@ def build_student(
         compression_ratio=check_ratio(compression_ratio),
         padding_side=tokenizer.padding_side,
         prompts=prompts,
-        max_seq_length=min(tokenizer.model_max_length, getattr(loaded.config, "max_position_embeddings", 1 << 30)),
+        max_seq_length=min(
+            sentence_transformers_max_length(backbone) or tokenizer.model_max_length,
+            getattr(loaded.config, "max_position_embeddings", 1 << 30),
+        ),
     )
     with torch.random.fork_rng(devices=[]):  # seed the new head without touching the caller's RNG
         torch.manual_seed(seed)

@@ -9,9 +9,9 @@ named when they fail). ``jasper-tc quickstart`` and ``jasper-tc reproduce`` driv
 
 from __future__ import annotations
 
+from ..phases import PhaseClock, PhaseFailed
 from .design import LONG_TASKS, STUDY_RATIOS
 from .page import write_document
-from .phases import PhaseClock, PhaseFailed
 from .quickstart import QUICKSTART_RATIOS, SMOKE_SIZES, Plan, run_lifecycle
 from .reproduction import Study, full_study, reproduce, run_study, smoke_study
 

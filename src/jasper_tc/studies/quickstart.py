@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes, atomic_write_json
+from ..phases import PhaseClock
 from ..resources import CONFIGS, DATA, find_suite
-from .phases import PhaseClock
 
 __all__ = [
     "QUICKSTART_RATIOS",
@@ -121,31 +121,19 @@ def train_stage(plan: Plan, stage: str, overrides: list[str], name: str | None =
 
 def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool = False) -> list[dict]:
     """The plan's tasks at the plan's ratios, cut to its limits; kept in ``folder`` and read back if there."""
-    import dataclasses
-
     from ..encode import load
     from ..evaluation import report
     from ..evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
-    from ..evaluation.tasks import load_suite
+    from ..evaluation.tasks import load_suite, select_tasks
 
     if (folder / "summary.json").is_file():
         records = load_records(folder)["results"]
         if not failed_tasks(records):
             return records  # a run with failures is done again
     suite, data_root = load_suite(find_suite("local-bilingual"))
-    tasks = []
-    for task in suite.tasks:
-        if task.type in ("clustering", "bitext") if plan.eval_tasks is None else task.name not in plan.eval_tasks:
-            continue  # the full suite has them all: `jasper-tc eval`
-        limits = {"limit": min(task.limit or plan.eval_limit, plan.eval_limit)}
-        if task.train_limit is not None:
-            limits["train_limit"] = min(task.train_limit, 4 * plan.eval_limit)
-        if task.type == "retrieval":  # the judged documents are always kept; others fill up to the limit
-            limits["corpus_limit"] = min(task.corpus_limit or 10**9, 2 * plan.eval_limit)
-        if not prompts:
-            limits |= {"prompt": None, "document_prompt": None}
-        tasks.append(dataclasses.replace(task, **limits))
-    suite = dataclasses.replace(suite, tasks=tasks)
+    # None: every task but clustering and bitext (the full suite has them all: `jasper-tc eval`)
+    names = plan.eval_tasks or [t.name for t in suite.tasks if t.type not in ("clustering", "bitext")]
+    suite = select_tasks(suite, names, limit=plan.eval_limit, prompts=prompts)
     encoder = load(model, device="cpu")
     records = run_suite(encoder, suite, data_root, list(plan.ratios), folder, model_name=name)
     (folder / "table.md").write_text(report.results_table(records), encoding="utf-8")

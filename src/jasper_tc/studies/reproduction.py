@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..atomic import atomic_write_json
+from ..phases import PhaseClock
 from .design import FIXED_RATIO, LONG_TASKS, STUDY_RATIOS, stage3_run
 from .page import write_document
-from .phases import PhaseClock
 from .quickstart import SMOKE_SIZES, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
 
 __all__ = ["Study", "full_study", "reproduce", "run_study", "smoke_study"]

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from jasper_tc.studies import phases
-from jasper_tc.studies.phases import PhaseClock, PhaseFailed
+from jasper_tc import phases
+from jasper_tc.phases import PhaseClock, PhaseFailed
 
 
 def _ticking(monkeypatch, *readings: float) -> None:

@@ -1,4 +1,7 @@
-"""The phases of a study: each one announced, timed, and named when it fails."""
+"""The phases of a long job (a study, `adapt`): each one announced, timed, and named when it fails.
+
+Imports nothing else from the package.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,69 @@
+"""``jasper-tc adapt``: any mean-pooled embedding model, compression-ready, with a measured card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import app
+from .studies import _offline, _phase_failures
+
+# Every phase at toy size: a check that the whole run works, in about a minute.
+SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": (1.0, 0.33)}
+SMOKE_OVERRIDES = ("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0")
+
+
+@app.command(rich_help_panel="End to end")
+def adapt(
+    model: Annotated[str, typer.Option(help="A sentence-transformers or transformers embedding model (mean-pooled).")],
+    corpus: Annotated[Path, typer.Option(help="Training texts: .txt (one a line), .jsonl or .parquet (.gz ok).")],
+    output: Annotated[Path, typer.Option(help="Folder for everything; the model goes to OUTPUT/model.")],
+    text_field: Annotated[str, typer.Option(help="Text field of .jsonl/.parquet records.")] = "text",
+    max_texts: Annotated[int | None, typer.Option(help="Use the first N texts of the corpus.")] = None,
+    max_length: Annotated[int, typer.Option(help="Tokens per text, in training and evaluation.")] = 256,
+    eval_tasks: Annotated[
+        str, typer.Option(help="Tasks of the local-bilingual suite, comma-separated (none trains on them).")
+    ] = "XQuAD-en,Wiki-title2article-en,STSB-en",
+    eval_limit: Annotated[int | None, typer.Option(help="Queries / pairs per task (default: all).")] = None,
+    ratios: Annotated[str, typer.Option(help="Comma-separated ratios to measure.")] = "1,0.5,0.33,0.2,0.1",
+    scale: Annotated[str, typer.Option(help="'full' or 'smoke' (every phase at toy size).")] = "full",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Recipe overrides: fixed.KEY=V, dynamic.KEY=V, stages.KEY=V (both), teach.KEY=V."),
+    ] = None,
+) -> None:
+    """Make a model compression-ready: it teaches itself at ratio 1, a residual jasper_mlp learns to keep
+    its embeddings under the pool, and a card reports quality and speed per ratio against the original.
+
+    Started again after a stop, it goes on where it was. The recipe is configs/adapt/*.yaml.
+    """
+    from .evaluate import _ratios
+
+    if scale not in ("full", "smoke"):
+        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    _offline()
+    from ..adapt import AdaptPlan, UnsupportedModel, run_adapt
+
+    sizes: dict = {"max_texts": max_texts, "eval_limit": eval_limit, "ratios": tuple(_ratios(ratios))}
+    extra = list(overrides or [])
+    if scale == "smoke":
+        sizes |= SMOKE
+        extra = [*SMOKE_OVERRIDES, *extra]
+    try:
+        plan = AdaptPlan(
+            model=model, corpus=corpus, output=output, text_field=text_field, max_length=max_length,
+            eval_tasks=tuple(t.strip() for t in eval_tasks.split(",") if t.strip()), overrides=tuple(extra),
+            device=device, extra={"scale": scale}, **sizes,
+        )  # fmt: skip
+        with _phase_failures():
+            summary = run_adapt(plan, say=lambda text: typer.echo(text, err=True))
+    except (UnsupportedModel, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    from ..adapt.card import quality_table
+
+    typer.echo(quality_table(summary))
+    typer.echo(f"\nmodel: {summary['output_model']} (card: {summary['output_model']}/README.md)")

@@ -1,0 +1,168 @@
+"""The compression-training study: what makes training the compressor lose quality, and what fixes it.
+
+One row per run, all evaluated the same way (the long-text English retrieval tasks at 256 tokens, one
+of them held out from every training corpus, and STS-B for the short side), at every ratio. Every
+run starts from all-MiniLM-L6-v2 as its own teacher, through ``adapt``'s recipe (``configs/adapt/``),
+with one thing changed: what trains, how the MLP starts, the data, the learning rate, the loss, or the
+stages. Runs are kept in the output folder and skipped when present, so the study resumes;
+``results.json`` holds every figure, and ``compression_page.write_page`` writes the page from it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..adapt import AdaptPlan, inspect_source
+from ..adapt.measure import evaluate
+from ..adapt.pipeline import stage_settings, teacher_store, train_stages, write_training_texts
+from ..atomic import atomic_write_json, atomic_write_text
+from ..phases import PhaseClock
+from ..resources import DATA
+
+__all__ = ["VARIANTS", "Variant", "run_compression_study"]
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LAST_LAYERS = ["jasper_mlp.*", "model.encoder.layer.4.*", "model.encoder.layer.5.*"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run: the base recipe with ``overrides`` (adapt's ``fixed.`` / ``dynamic.`` / ``stages.`` keys)."""
+
+    name: str
+    group: str  # the question it answers
+    change: str  # what differs from the base run, in words
+    overrides: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ("fixed", "dynamic")
+    corpus: str = "sample"  # "sample" (shipped) or "large" (the study's --large-corpus)
+    seed: int = 0
+
+
+VARIANTS = (
+    Variant("base", "base", "everything trains (backbone 2e-5, MLP 1e-3), residual MLP at zero, cosine"),
+    Variant("seed1", "base", "the base run with seed 1 (how far seeds land apart)", ("stages.seed=1",), seed=1),
+    Variant("mlp-only", "what trains", "only the new MLP", ("stages.trainable=[jasper_mlp.*]",)),
+    Variant("mlp-linear", "what trains", "the MLP and linear_1", ("stages.trainable=[jasper_mlp.*, linear_1.*]",)),
+    Variant("mlp-last2", "what trains", "the MLP and the last 2 of 6 layers", (f"stages.trainable={LAST_LAYERS}",)),
+    Variant(
+        "all-1e-4", "what trains", "everything at one lr of 1e-4 (the old stage 2)",
+        ("stages.optimizer.lr=1.0e-4", "stages.optimizer.lr_by_pattern=null"),
+    ),
+    Variant(
+        "start-identity", "the MLP's start", "a plain MLP fitted near the identity (the old recipe)",
+        ("fixed.start.mlp_init=identity",),
+    ),
+    Variant("start-random", "the MLP's start", "a plain MLP at random (the report)", ("fixed.start.mlp_init=random",)),
+    Variant("large", "data", "20,000 English paragraphs instead of 2,000", corpus="large"),
+    Variant("lr-5e-5", "learning rate", "backbone at 5e-5", ("stages.optimizer.lr=5.0e-5",)),
+    Variant("lr-1e-5", "learning rate", "backbone at 1e-5", ("stages.optimizer.lr=1.0e-5",)),
+    Variant("mlp-lr-3e-4", "learning rate", "MLP at 3e-4", ("stages.optimizer.lr_by_pattern={jasper_mlp.*: 3.0e-4}",)),
+    Variant("gram", "loss", "+ Gram matrix (similarity 100)", ("stages.loss.similarity=100",)),
+    Variant("mse", "loss", "+ MSE of the raw vectors (weight 1)", ("stages.loss.mse=1",)),
+    Variant(
+        "fixed-only", "stages", "stage 2 alone: fixed ratio 0.33 for all 300 steps", ("fixed.steps=300",),
+        stages=("fixed",),
+    ),
+    Variant(
+        "dynamic-only", "stages", "Algorithm 2 from the first step, 300 steps",
+        ("fixed.steps=300", "fixed.compression.schedule=algorithm2", "fixed.compression.ratio=null"),
+        stages=("fixed",),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CompressionStudy:
+    output: Path
+    large_corpus: Path | None = None  # English paragraphs (.jsonl, "text"); its runs are skipped without it
+    paragraphs: int = 2000  # English paragraphs of the shipped sample
+    large_paragraphs: int = 20000
+    variants: tuple[Variant, ...] = VARIANTS
+    base_overrides: tuple[str, ...] = ("fixed.steps=100", "dynamic.steps=200")
+    eval_limit: int | None = None
+    ratios: tuple[float, ...] = (1.0, 0.5, 0.33, 0.2, 0.1)
+    extra: dict = field(default_factory=dict)
+
+
+def _english_sample(count: int, path: Path) -> Path:
+    """The first ``count`` English paragraphs of the shipped sample, as a corpus file."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(DATA / "quickstart" / "paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        english = [r for r in rows if r["id"].startswith("wikien")][:count]
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in english))
+    return path
+
+
+def _corpus(study: CompressionStudy, key: str) -> Path:
+    if key == "sample":
+        return _english_sample(study.paragraphs, study.output / "corpora" / "sample.jsonl")
+    return study.large_corpus
+
+
+def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every variant; write and return ``results.json``."""
+    out = study.output
+    out.mkdir(parents=True, exist_ok=True)
+    clock = PhaseClock(say)
+    source = inspect_source(MODEL)
+    base = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
+    with clock.phase("evaluate the original, pooled training-free"):
+        original = evaluate(base, source.path, "original", out / "eval" / "original")
+    runs, data = {}, {}
+    for variant in study.variants:
+        if variant.corpus == "large" and study.large_corpus is None:
+            say(f"== {variant.name}: skipped (no --large-corpus)")
+            continue
+        if variant.corpus not in data:
+            with clock.phase(f"training texts and teacher store: {variant.corpus} corpus"):
+                data[variant.corpus] = _data(study, base, source, variant.corpus)
+        with clock.phase(f"run {variant.name}: {variant.change}"):
+            runs[variant.name] = _run(study, base, source, variant, data[variant.corpus])
+    results = {
+        "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants")} | {"model": MODEL},
+        "variants": [asdict(v) for v in study.variants],
+        "original": original,
+        "runs": runs,
+        "timings_s": dict(clock.timings),
+    }
+    results["study"]["large_corpus"] = str(study.large_corpus) if study.large_corpus else None
+    atomic_write_json(out / "results.json", results)
+    return results
+
+
+def _data(study: CompressionStudy, base: AdaptPlan, source, key: str) -> dict:
+    folder = study.output / "data" / key
+    limit = study.paragraphs if key == "sample" else study.large_paragraphs
+    plan = replace(base, corpus=_corpus(study, key), max_texts=limit)
+    counts = write_training_texts(plan, folder / "texts.jsonl")
+    store = teacher_store(plan, source, folder / "texts.jsonl", folder / "teacher", [])
+    return {"texts": folder / "texts.jsonl", "store": store, "counts": counts}
+
+
+def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, data: dict) -> dict:
+    """Train a variant's stages (kept if done) and evaluate its model; the record of the run."""
+    from ..adapt import split_overrides
+
+    folder = study.output / "runs" / variant.name
+    record_file = folder / "record.json"
+    if record_file.is_file():
+        return json.loads(record_file.read_text(encoding="utf-8"))
+    overrides = split_overrides([*study.base_overrides, *variant.overrides])
+    started = time.perf_counter()
+    model = train_stages(base, source, data, folder, overrides, variant.stages)
+    train_s = round(time.perf_counter() - started, 1)
+    record = {
+        "train_s": train_s,
+        "texts": data["counts"],
+        "stages": {stage: stage_settings(folder / stage) for stage in variant.stages},
+        "results": evaluate(base, str(model), variant.name, folder / "eval"),
+    }
+    atomic_write_json(record_file, record)
+    return record

@@ -1,0 +1,107 @@
+"""``jasper-tc adapt``: which models fit, how overrides route, the training texts, and the whole run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from jasper_tc.adapt import AdaptPlan, UnsupportedModel, inspect_source, split_overrides
+from jasper_tc.adapt.pipeline import write_training_texts
+
+
+def test_a_mean_pooled_sentence_transformers_model_fits(minilm_path):
+    source = inspect_source("sentence-transformers/all-MiniLM-L6-v2")  # the packaged model, by its hub name
+    assert (source.path, source.hidden_size, source.max_length, source.prompts) == (minilm_path, 384, 256, {})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("cls", "it pools by cls_token; adapt needs mean pooling"),
+        ("dense", "its module '2' is a Dense, which a Jasper-TC model has no place for"),
+    ],
+)
+def test_models_the_pool_cannot_sit_in_front_of_are_refused_by_name(minilm_path, tmp_path, change, message):
+    folder = tmp_path / "model"
+    shutil.copytree(minilm_path, folder)
+    if change == "cls":
+        (folder / "1_Pooling" / "config.json").write_text(
+            json.dumps(
+                {"word_embedding_dimension": 384, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}
+            )
+        )
+    else:
+        modules = json.loads((folder / "modules.json").read_text())
+        modules[2] = {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+        (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(UnsupportedModel, match=message):
+        inspect_source(folder)
+
+
+def test_missing_folders_and_jasper_models_are_refused(tiny_qwen3_checkpoint, tmp_path):
+    with pytest.raises(UnsupportedModel, match="no model folder there"):
+        inspect_source(tmp_path / "nothing")
+    with pytest.raises(UnsupportedModel, match="is a Jasper-TC model already"):
+        inspect_source(tiny_qwen3_checkpoint)
+
+
+def test_overrides_route_to_their_recipe_file():
+    routed = split_overrides(["stages.steps=5", "fixed.optimizer.lr=1e-5", "teach.shard_rows=64"])
+    assert routed == {"teach": ["shard_rows=64"], "fixed": ["steps=5", "optimizer.lr=1e-5"], "dynamic": ["steps=5"]}
+    for bad in ("steps=5", "stage.steps=5", "fixed.steps"):
+        with pytest.raises(ValueError, match="write TARGET.KEY=VALUE with TARGET one of teach, fixed, dynamic, stages"):
+            split_overrides([bad])
+
+
+def test_training_texts_add_first_sentences_and_drop_duplicates(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    texts = [f"Document {i} says something long enough here. And then it goes on for a while." for i in range(8)]
+    corpus.write_text("".join(json.dumps({"body": t}) + "\n" for t in [*texts, texts[0]]))
+    plan = AdaptPlan(model="m", corpus=corpus, output=tmp_path, text_field="body", short_share=0.5, max_texts=6)
+    counts = write_training_texts(plan, tmp_path / "texts.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "texts.jsonl").read_text().splitlines()]
+    assert counts == {"documents": 6, "short_texts": 3}
+    assert [r["text"] for r in rows[:6]] == texts[:6]
+    assert [r["text"] for r in rows[6:]] == [f"Document {i} says something long enough here." for i in (0, 2, 4)]
+    assert len({r["id"] for r in rows}) == len(rows)
+
+
+@pytest.mark.slow
+def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_card(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    import jasper_tc
+    from jasper_tc.cli import app
+
+    corpus = tmp_path / "corpus.jsonl"
+    import gzip
+
+    from jasper_tc.resources import DATA
+
+    with gzip.open(DATA / "quickstart" / "paragraphs.jsonl.gz", "rt") as handle:
+        corpus.write_text("".join(next(handle) for _ in range(60)))
+    output = tmp_path / "out"
+    command = ["adapt", "--model", "sentence-transformers/all-MiniLM-L6-v2", "--corpus", str(corpus)]
+    command += ["--output", str(output), "--scale", "smoke"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert "| Wiki-title2article-en |" in result.output
+    card = (output / "model" / "README.md").read_text()
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "## Closeness to the original" in card
+    assert (output / "model" / "quality_vs_ratio.png").stat().st_size > 10_000
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["texts"]["documents"] == 40 and summary["stages"]["fixed"]["steps"] == 2
+    assert {row["ratio"] for row in summary["closeness"]} == {1.0, 0.33}
+    # the adapted model loads both ways and compresses on request
+    texts = ["a short query", "A long document about token compression. " * 30]
+    ours = jasper_tc.load(str(output / "model"), device="cpu").encode(texts, compression_ratio=0.33)
+    theirs = SentenceTransformer(str(output / "model"), device="cpu").encode(texts, compression_ratio=0.33)
+    assert abs(ours - theirs).max() < 1e-5
+
+    trained = (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime
+    again = CliRunner().invoke(app, command)
+    assert again.exit_code == 0, again.output
+    assert (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime == trained

@@ -68,10 +68,21 @@ def _numbers_only(table: str) -> None:
         assert cells and all(re.fullmatch(r"-?\d+\.\d+", c) for c in cells), row
 
 
+def _card_numbers_only(card: str) -> None:
+    """Every score cell of the adapted model's quality table is a number (or a share)."""
+    rows = [line for line in card.splitlines() if line.startswith("| ") and "original, r=1 |" not in line]
+    table = [row for row in rows if row.count("|") == 7]
+    assert table
+    for row in table:
+        cells = [c.strip().strip("*%") for c in row.strip("|").split("|")][1:]
+        assert all(re.fullmatch(r"-?\d+(\.\d+)?", c) for c in cells), row
+
+
 @pytest.mark.slow
 def test_quickstart_and_reproduction_run_in_a_clone_with_nothing_beside_it(tmp_path):
-    """The smoke quickstart from a copy with no ``shared`` beside it; it resumes, the reproduction continues
-    its folder, and a missing shipped file stops it with a message naming the phase and the file."""
+    """The smoke quickstart (adapt) and the four-stage life cycle from a copy with no ``shared`` beside it;
+    they resume, the reproduction continues the life cycle's folder, and a missing shipped file stops
+    the quickstart with a message naming the phase and the file."""
     clone = _clone(tmp_path / "empty" / "jasper-tc")
     assert not (clone.parent / "shared").exists()
     env = {**os.environ, "PYTHONPATH": str(clone / "src")}
@@ -82,24 +93,28 @@ def test_quickstart_and_reproduction_run_in_a_clone_with_nothing_beside_it(tmp_p
 
     first = _run(quickstart, clone, env)
     assert first.returncode == 0, first.stderr[-3000:]
-    output = clone / "qs"
-    assert "student: 3 layers + compressor r=0.33" in first.stdout and "| **mean** |" in first.stdout
+    card = (clone / "qs" / "model" / "README.md").read_text()
+    assert "| Wiki-title2article-en |" in first.stdout and "## Closeness to the original" in card
+    _card_numbers_only(card)
+    trained = (clone / "qs" / "model" / "model.safetensors").stat().st_mtime
+    again = _run(quickstart, clone, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (clone / "qs" / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime <= trained
+
+    four = [*quickstart[:-2], "--recipe", "four-stage", "--output", "fs"]
+    lifecycle = _run(four, clone, env)
+    assert lifecycle.returncode == 0, lifecycle.stderr[-3000:]
+    output = clone / "fs"
+    assert "student: 6 layers + jasper_mlp r=0.33" in lifecycle.stdout and "| **mean** |" in lifecycle.stdout
     report = (output / "report.md").read_text()
     assert "stage 4: InfoNCE" in report and (output / "report" / "comparison.png").stat().st_size > 1000
     _numbers_only(report.split("## Quality against compression ratio")[1].split("![")[0])
-    for stage in ("stage1", "stage2", "stage3", "stage4"):
-        assert (output / stage / "model" / "model.safetensors").is_file()
-
     mtime = (output / "stage4" / "model" / "model.safetensors").stat().st_mtime
-    again = _run(quickstart, clone, env)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime  # nothing redone
-    assert json.loads((output / "summary.json").read_text())["total_s"] < 60
 
     # The reproduction's smoke scale continues the same folder: it adds only its own runs.
     page = clone / "docs" / "reproduction-smoke.md"
     study = _run(
-        [*quickstart[:3], "reproduce", "--scale", "smoke", "--output", "qs", "--document", str(page)], clone, env
+        [*quickstart[:3], "reproduce", "--scale", "smoke", "--output", "fs", "--document", str(page)], clone, env
     )
     assert study.returncode == 0, study.stderr[-3000:]
     assert (output / "stage4" / "model" / "model.safetensors").stat().st_mtime == mtime
@@ -112,7 +127,7 @@ def test_quickstart_and_reproduction_run_in_a_clone_with_nothing_beside_it(tmp_p
     for run, schedule, seed in (("stage3-fixed-seed1", "fixed", 1), ("stage3-dynamic-seed1", "algorithm2", 1)):
         config = yaml.safe_load((output / run / "config.yaml").read_text())
         assert (config["compression"]["schedule"], config["seed"], config["steps"]) == (schedule, seed, 2)
-    assert config["start"]["checkpoint"] == "qs/stage2/model"  # the same start for every variant
+    assert config["start"]["checkpoint"] == "fs/stage2/model"  # the same start for every variant
     text = page.read_text()
     assert "## 2. Dynamic-ratio training keeps quality flatter" in text and "## 4. The student against" in text
     assert (page.parent / "reproduction-smoke" / "claims.png").stat().st_size > 10_000
@@ -120,14 +135,14 @@ def test_quickstart_and_reproduction_run_in_a_clone_with_nothing_beside_it(tmp_p
     # A shipped eval file gone: the evaluation phases fail loudly, naming the phase, the task and the file.
     missing = clone / "src/jasper_tc/resources/data/eval/retrieval/xquad_en_zh/corpus-en.jsonl.gz"
     missing.unlink()
-    shutil.rmtree(output / "eval")
-    (output / "report.md").unlink()
+    shutil.rmtree(clone / "qs" / "eval")
+    shutil.rmtree(clone / "qs" / "model")
     broken = _run(quickstart, clone, env)
     assert broken.returncode == 1
     message = broken.stderr.strip().splitlines()[-2:]
-    assert message[0] == "error: phase 'evaluate the teacher (training-free compression)' failed: 1 task(s) failed:"
+    assert message[0] == "error: phase 'evaluate the original, pooled training-free' failed: 1 task(s) failed:"
     assert message[1].startswith("  XQuAD-en (ratio 1, 0.33): task XQuAD-en: ") and str(missing) in message[1]
-    assert not (output / "report.md").exists()
+    assert not (clone / "qs" / "model").exists()
 
 
 @pytest.mark.slow
@@ -157,6 +172,6 @@ def test_a_non_editable_install_runs_the_quickstart_from_any_folder(tmp_path):
     command = venv / "bin" / "jasper-tc"
     result = _run([str(command), "quickstart", "--scale", "smoke", "--output", "qs"], elsewhere, env)
     assert result.returncode == 0, result.stderr[-3000:]
-    _numbers_only((elsewhere / "qs" / "report" / "comparison.md").read_text())
+    _card_numbers_only((elsewhere / "qs" / "model" / "README.md").read_text())
     listed = _run([str(command), "eval", "--help"], elsewhere, env)
     assert "local-bilingual" in listed.stdout

@@ -84,7 +84,7 @@ def test_verdicts_follow_the_figures(tmp_path):
 
 def test_a_failed_task_shows_as_missing_not_as_a_number(tmp_path):
     results = _results()
-    results["scores"]["stage2"]["CSL-title2abstract"]["0.33"] = None  # the task errored at this ratio
+    results["scores"]["stage2"][LONG_TASKS[-1]]["0.33"] = None  # the task errored at this ratio
     page = tmp_path / "reproduction.md"
     write_document(results, page)
     row = next(line for line in page.read_text().splitlines() if line.startswith("| stage 2 (compressor"))
@@ -102,3 +102,20 @@ def test_document_only_needs_the_results_of_a_study(tmp_path, monkeypatch):
 def test_an_unknown_scale_is_refused(scale, tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--scale", scale, "--output", str(tmp_path)])
     assert result.exit_code == 2 and "--scale must be 'full' or 'smoke'" in result.output
+
+
+def test_a_stage_below_its_start_on_the_held_out_task_is_named(tmp_path):
+    results = _results(stage1=[50] * 6, stage2=[50, 50, 50, 49, 50, 50], stage3=[51] * 6, stage4=[52] * 6)
+    page = tmp_path / "reproduction.md"
+    write_document(results, page)
+    text = page.read_text()
+    assert "## 5. No stage falls below the model it started from, on Wiki-title2article-en" in text
+    assert "(no stage below its start at any ratio) **does not hold**: below at stage 2 at r=0.33 (-1.00)." in text
+    assert "## 6. The Chinese tasks" not in text  # none in these results
+
+    for name in results["scores"]:
+        results["scores"][name]["CSL-title2abstract"] = {f"{r:g}": 0.2 for r in RATIOS}
+    write_document(results, page)
+    text = page.read_text()
+    assert "## 6. The Chinese tasks, apart (CSL-title2abstract)" in text
+    assert "| stage4 | 20.00 | 20.00 |" in text

@@ -70,5 +70,8 @@ def test_the_runner_reads_the_batch_and_loss_from_a_run_config(tmp_path):
         "accumulation": 2,
         "gradient_cache": True,
         "loss": {"cosine": 10, "similarity": 100},
+        "mlp_init": "random",
+        "lr": 1e-4,
+        "lr_by_pattern": None,
     }
     assert _stage_setup(tmp_path / "missing") == {}

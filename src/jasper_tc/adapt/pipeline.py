@@ -27,6 +27,8 @@ from .source import SourceModel, inspect_source
 __all__ = [
     "ADAPT_RATIOS",
     "EVAL_TASKS",
+    "SMOKE",
+    "SMOKE_OVERRIDES",
     "AdaptPlan",
     "run_adapt",
     "split_overrides",
@@ -41,6 +43,9 @@ ADAPT_RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
 # from every training corpus of the project), and short-text similarity (the MLP sees queries too).
 EVAL_TASKS = ("XQuAD-en", "Wiki-title2article-en", "STSB-en")
 STAGES = ("fixed", "dynamic")
+# Every phase at toy size: a check that the whole run works, in about a minute.
+SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": (1.0, 0.33)}
+SMOKE_OVERRIDES = ("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0")
 _OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages")
 
 

@@ -10,10 +10,6 @@ import typer
 from . import app
 from .studies import _offline, _phase_failures
 
-# Every phase at toy size: a check that the whole run works, in about a minute.
-SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": (1.0, 0.33)}
-SMOKE_OVERRIDES = ("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0")
-
 
 @app.command(rich_help_panel="End to end")
 def adapt(
@@ -46,6 +42,7 @@ def adapt(
         raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
     _offline()
     from ..adapt import AdaptPlan, UnsupportedModel, run_adapt
+    from ..adapt.pipeline import SMOKE, SMOKE_OVERRIDES
 
     sizes: dict = {"max_texts": max_texts, "eval_limit": eval_limit, "ratios": tuple(_ratios(ratios))}
     extra = list(overrides or [])

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_json
+from .design import LONG_TASKS
 
-__all__ = ["LONG_TASKS", "run_scores", "write_page"]
+__all__ = ["run_scores", "write_page"]
 
-LONG_TASKS = ("XQuAD-en", "Wiki-title2article-en")  # documents beyond the threshold: where the ratio acts
 SHORT_TASK = "STSB-en"  # short texts only: the MLP's effect on queries
 
 

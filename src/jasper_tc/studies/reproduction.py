@@ -18,13 +18,13 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
-from .design import FIXED_RATIO, LONG_TASKS, STUDY_RATIOS, stage3_run
+from .design import CHINESE_TASKS, FIXED_RATIO, LONG_TASKS, STUDY_RATIOS, stage3_run
+from .lifecycle import SMOKE_SIZES, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
 from .page import write_document
-from .quickstart import SMOKE_SIZES, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
 
 __all__ = ["Study", "full_study", "reproduce", "run_study", "smoke_study"]
 
-LOSS_TERMS = ("cosine", "similarity", "info_nce", "soft_distillation")  # the weights of a stage's loss
+LOSS_TERMS = ("cosine", "mse", "similarity", "info_nce", "soft_distillation")  # the weights of a stage's loss
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def full_study(output: Path) -> Study:
         steps_stage3=100,
         steps_stage4=60,
         eval_limit=400,
-        eval_tasks=LONG_TASKS,
+        eval_tasks=(*LONG_TASKS, *CHINESE_TASKS),
         ratios=STUDY_RATIOS,
     )
     return Study(plan)
@@ -89,7 +89,7 @@ def run_study(study: Study, say: Callable[[str], None] = print) -> dict:
         "speed": speed,
         "timings_s": _keep_work_times(out / "results.json", {**lifecycle["timings_s"], **clock.timings}),
         "machine": _machine(),
-        "stages": {stage: _stage_setup(out / stage) for stage in ("stage3", "stage4")},
+        "stages": {stage: _stage_setup(out / stage) for stage in ("stage2", "stage3", "stage4")},
     }
     atomic_write_json(out / "results.json", results)
     return results
@@ -167,7 +167,8 @@ def _stage_setup(run: Path) -> dict:
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     loss = {term: config["loss"][term] for term in LOSS_TERMS if config["loss"].get(term)}
     keys = ("batch_size", "accumulation", "gradient_cache")
-    return {key: config[key] for key in keys} | {"loss": loss}
+    optimizer = {"lr": config["optimizer"]["lr"], "lr_by_pattern": config["optimizer"].get("lr_by_pattern")}
+    return {key: config[key] for key in keys} | {"loss": loss, "mlp_init": config["start"]["mlp_init"], **optimizer}
 
 
 def _scores(folder: Path) -> dict[str, dict[str, float | None]]:

@@ -102,6 +102,21 @@ def write_card(plan, source: SourceModel, trained: Path, summary: dict) -> Path:
     return final
 
 
+def _stage_words(name: str, stage: dict) -> str:
+    """One stage's settings in words: steps, batch, ratios, loss, learning rates, what trains."""
+    compression = stage["compression"]
+    ratios = {
+        "fixed": f"at ratio {compression.get('ratio')}",
+        "algorithm2": "at ratios drawn per step (Algorithm 2)",
+        "none": "uncompressed",
+    }.get(compression["schedule"], f"at {compression['schedule']} ratios")
+    loss = " + ".join(f"{weight:g} × {term}" for term, weight in stage["loss"].items())
+    rates = f"lr {stage['lr']:g}" + "".join(f", {p} at {r:g}" for p, r in (stage["lr_by_pattern"] or {}).items())
+    trains = ", ".join(stage["trainable"]) if stage["trainable"] else "everything"
+    steps = f"{stage['steps']} steps of {stage['batch_size']} texts {ratios}"
+    return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}."
+
+
 def card_text(source: SourceModel, summary: dict) -> str:
     texts, length = summary["texts"], summary["max_length"]
     stages = summary["stages"]
@@ -153,13 +168,8 @@ def card_text(source: SourceModel, summary: dict) -> str:
             "",
             f"- Training texts: {texts['documents']} documents of `{summary['corpus']}` and {texts['short_texts']}",
             "  short texts (their first sentences), embedded by the original model at ratio 1 as the targets.",
-            *(
-                f"- Stage `{name}`: {s['steps']} steps of {s['batch_size']} texts, compression {s['compression']}, "
-                f"loss {s['loss']}, lr {s['lr']:g} (by pattern: {s['lr_by_pattern']}), trainable "
-                f"{s['trainable'] or 'everything'}."
-                for name, s in stages.items()
-            ),
-            f"- Time per phase (s): {summary['timings_s']}.",
+            *(_stage_words(name, stage) for name, stage in stages.items()),
+            "- Time per phase (s): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items()) + ".",
             "- The license is the base model's.",
             "",
         ]

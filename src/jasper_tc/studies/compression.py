@@ -28,6 +28,8 @@ __all__ = ["VARIANTS", "Variant", "run_compression_study"]
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LAST_LAYERS = ["jasper_mlp.*", "model.encoder.layer.4.*", "model.encoder.layer.5.*"]
+UNIFORM_RATIOS = [[0.2, 1.0, 1.0], [0.2, 0.5, 0.5], [0.2, 0.33333, 0.33333], [0.2, 0.2, 0.2], [0.2, 0.1, 0.1]]
+PACKED_TEXTS, PACKED_GROUP = 1000, 3
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Variant:
     change: str  # what differs from the base run, in words
     overrides: tuple[str, ...] = ()
     stages: tuple[str, ...] = ("fixed", "dynamic")
-    corpus: str = "sample"  # "sample" (shipped) or "large" (the study's --large-corpus)
+    corpus: str = "sample"  # "sample" (shipped), "packed" (sample + joined paragraphs) or "large" (--large-corpus)
     seed: int = 0
 
 
@@ -73,6 +75,16 @@ VARIANTS = (
         ("fixed.steps=300", "fixed.compression.schedule=algorithm2", "fixed.compression.ratio=null"),
         stages=("fixed",),
     ),
+    Variant(
+        "ratios-uniform", "ratio schedule",
+        "stage 2 of 2 draws 1, 0.5, 0.33, 0.2 or 0.1 alike (Algorithm 2: 10% of steps below 0.33)",
+        ("dynamic.compression.schedule=ranges", f"dynamic.compression.ranges={UNIFORM_RATIOS}"),
+    ),
+    Variant(
+        "packed", "data", "+ 1,000 texts of 3 consecutive paragraphs (longer texts, where the pool acts more)",
+        corpus="packed",
+    ),
+    Variant("budget-x3", "budget", "three times the steps (300 + 600)", ("fixed.steps=300", "dynamic.steps=600")),
 )  # fmt: skip
 
 
@@ -100,10 +112,24 @@ def _english_sample(count: int, path: Path) -> Path:
     return path
 
 
+def _packed(sample: Path, path: Path) -> Path:
+    """The sample, then texts of ``PACKED_GROUP`` consecutive paragraphs joined: longer training texts."""
+    if not path.is_file():
+        rows = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines()]
+        joined = []
+        for j in range(PACKED_TEXTS):
+            start = (j * PACKED_GROUP) % len(rows)
+            parts = rows[start : start + PACKED_GROUP]
+            joined.append({"id": f"packed-{j}", "text": "\n".join(r["text"] for r in parts)})
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [*rows, *joined]))
+    return path
+
+
 def _corpus(study: CompressionStudy, key: str) -> Path:
-    if key == "sample":
-        return _english_sample(study.paragraphs, study.output / "corpora" / "sample.jsonl")
-    return study.large_corpus
+    sample = _english_sample(study.paragraphs, study.output / "corpora" / "sample.jsonl")
+    if key == "packed":
+        return _packed(sample, study.output / "corpora" / "packed.jsonl")
+    return sample if key == "sample" else study.large_corpus
 
 
 def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = print) -> dict:
@@ -139,7 +165,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
 
 def _data(study: CompressionStudy, base: AdaptPlan, source, key: str) -> dict:
     folder = study.output / "data" / key
-    limit = study.paragraphs if key == "sample" else study.large_paragraphs
+    limit = {"sample": study.paragraphs, "packed": study.paragraphs + PACKED_TEXTS}.get(key, study.large_paragraphs)
     plan = replace(base, corpus=_corpus(study, key), max_texts=limit)
     counts = write_training_texts(plan, folder / "texts.jsonl")
     store = teacher_store(plan, source, folder / "texts.jsonl", folder / "teacher", [])

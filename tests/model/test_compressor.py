@@ -108,7 +108,7 @@ def test_ratio_may_be_a_numpy_or_tensor_scalar():
     reference = compress_tokens(hidden, mask, 0.5)[0]
     for ratio in (np.float32(0.5), np.float64(0.5), torch.tensor(0.5)):
         torch.testing.assert_close(compress_tokens(hidden, mask, ratio)[0], reference)
-    with pytest.raises(ValueError, match="compression_ratio must be a number"):
+    with pytest.raises(ValueError, match="compression_ratio has 2 ratios for a batch of 1"):
         compress_tokens(hidden, mask, torch.tensor([0.5, 0.2]))
 
 
@@ -146,3 +146,35 @@ def test_shape_errors_name_the_shapes():
 def test_module_has_no_parameters_or_state():
     compressor = TokenCompressor()
     assert list(compressor.parameters()) == [] and compressor.state_dict() == {}
+
+
+def test_one_ratio_per_sample_is_each_sample_at_its_own_ratio():
+    """Per-sample ratios in one batch give what each sample gives alone at its ratio (the same formula)."""
+    hidden, mask = padded_batch([300, 90, 1000, 120], side="right")
+    ratios = [0.5, 0.1, 0.2, 1.0]
+    pooled, out_mask = compress_tokens(hidden, mask, ratios, padding_side="right")
+    for i, ratio in enumerate(ratios):
+        alone, alone_mask = compress_tokens(hidden[i : i + 1], mask[i : i + 1], ratio, padding_side="right")
+        n = int(alone_mask.sum())
+        assert int(out_mask[i].sum()) == n == compressed_length(int(mask[i].sum()), ratio)
+        torch.testing.assert_close(pooled[i, :n], alone[0, :n])
+    with pytest.raises(ValueError, match=r"compression_ratio\[2\] must be in \(0, 1\], got 0.0"):
+        compress_tokens(hidden, mask, [0.5, 0.5, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("n", [81, 100, 513, 2048, 10_000, 32_768])
+@pytest.mark.parametrize("budget", [81, 256, 512])
+def test_fit_ratio_is_the_largest_ratio_that_fits_the_budget(n, budget):
+    from jasper_tc.model import fit_ratio
+
+    ratio = fit_ratio(n, budget)
+    assert compressed_length(n, ratio) == min(n, budget)
+    if n > budget:  # a hair more would not fit
+        assert compressed_length(n, min(1.0, ratio + 0.6 / (n - 80))) > budget
+
+
+def test_a_budget_at_or_below_the_threshold_is_an_error():
+    from jasper_tc.model import fit_ratio
+
+    with pytest.raises(ValueError, match="a token budget must exceed the threshold of 80 tokens, got 80"):
+        fit_ratio(1000, 80)

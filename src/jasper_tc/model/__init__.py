@@ -9,10 +9,12 @@ from .compressor import (
     LENGTH_THRESHOLD,
     TokenCompressor,
     check_ratio,
+    check_ratios,
     check_threshold,
     compress_tokens,
     compressed_length,
     compressed_lengths,
+    fit_ratio,
 )
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
@@ -32,10 +34,12 @@ __all__ = [
     "TokenCompressor",
     "build_student",
     "check_ratio",
+    "check_ratios",
     "check_threshold",
     "compress_tokens",
     "compressed_length",
     "compressed_lengths",
+    "fit_ratio",
     "init_jasper_mlp",
     "insert_compressor",
     "insert_jasper_mlp",

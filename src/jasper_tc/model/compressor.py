@@ -37,10 +37,12 @@ __all__ = [
     "PaddingSide",
     "TokenCompressor",
     "check_ratio",
+    "check_ratios",
     "check_threshold",
     "compress_tokens",
     "compressed_length",
     "compressed_lengths",
+    "fit_ratio",
 ]
 
 
@@ -52,6 +54,23 @@ def check_ratio(ratio: object, name: str = "compression_ratio") -> float:
     if math.isnan(value) or not 0.0 < value <= 1.0:
         raise ValueError(f"{name} must be in (0, 1], got {ratio!r}")
     return value
+
+
+def check_ratios(ratio: object, batch: int, name: str = "compression_ratio") -> float | Tensor:
+    """One ratio for a whole batch (a float), or one per sample: a sequence or 1-D tensor of ``batch``
+    ratios, returned as a float64 tensor; anything outside (0, 1] is a ``ValueError`` naming it."""
+    if isinstance(ratio, numbers.Real) or (isinstance(ratio, Tensor) and ratio.ndim == 0):
+        return check_ratio(ratio, name)
+    if isinstance(ratio, (str, bytes)) or not isinstance(ratio, Tensor | list | tuple):
+        raise ValueError(f"{name} must be a number or one number per sample, got {type(ratio).__name__}")
+    values = torch.as_tensor(ratio, dtype=torch.float64).flatten()
+    if values.numel() != batch:
+        raise ValueError(f"{name} has {values.numel()} ratios for a batch of {batch}")
+    bad = torch.nonzero(torch.isnan(values) | (values <= 0) | (values > 1)).flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(f"{name}[{i}] must be in (0, 1], got {float(values[i])}")
+    return values
 
 
 def check_threshold(threshold: object, name: str = "length_threshold") -> int:
@@ -74,8 +93,24 @@ def compressed_length(n: int, ratio: float, length_threshold: int = LENGTH_THRES
     return int(length_threshold + (n - length_threshold) * ratio)
 
 
-def compressed_lengths(lengths: Tensor, ratio: float, length_threshold: int = LENGTH_THRESHOLD) -> Tensor:
-    """Vectorised :func:`compressed_length`; float64 keeps ``int()`` truncation identical to Python's."""
+def fit_ratio(n: int, budget: int, length_threshold: int = LENGTH_THRESHOLD) -> float:
+    """The largest ratio that brings an input of ``n`` tokens within ``budget`` tokens (1.0 if it fits).
+
+    The half token keeps the float arithmetic of :func:`compressed_length` on the right side of ``int()``:
+    it gives exactly ``budget`` tokens for any ``n > budget``.
+    """
+    if budget <= length_threshold:
+        raise ValueError(f"a token budget must exceed the threshold of {length_threshold} tokens, got {budget}")
+    if n <= budget:
+        return 1.0
+    return (budget - length_threshold + 0.5) / (n - length_threshold)
+
+
+def compressed_lengths(lengths: Tensor, ratio: float | Tensor, length_threshold: int = LENGTH_THRESHOLD) -> Tensor:
+    """Vectorised :func:`compressed_length` (one ratio, or one per sample); float64 keeps ``int()``
+    truncation identical to Python's."""
+    if isinstance(ratio, Tensor):
+        ratio = ratio.to(device=lengths.device, dtype=torch.float64)
     target = torch.floor(length_threshold + (lengths.to(torch.float64) - length_threshold) * ratio)
     return torch.where(lengths > length_threshold, target.to(lengths.dtype), lengths)
 
@@ -83,7 +118,7 @@ def compressed_lengths(lengths: Tensor, ratio: float, length_threshold: int = LE
 def compress_tokens(
     hidden_states: Tensor,
     attention_mask: Tensor,
-    ratio: float,
+    ratio: float | Tensor,
     length_threshold: int = LENGTH_THRESHOLD,
     padding_side: PaddingSide = "left",
 ) -> tuple[Tensor, Tensor]:
@@ -92,7 +127,8 @@ def compress_tokens(
     Args:
         hidden_states: ``(B, L, D)`` token vectors.
         attention_mask: ``(B, L)``, non-zero where a token is valid.
-        ratio: in (0, 1]; 1.0 keeps every token.
+        ratio: in (0, 1]; 1.0 keeps every token. One per sample (a sequence or 1-D tensor) is the
+            same formula per sample: each keeps ``int(threshold + (n - threshold) * ratio_i)`` tokens.
         length_threshold: samples with at most this many valid tokens are kept as they are.
         padding_side: where the output puts its padding.
 
@@ -101,14 +137,14 @@ def compress_tokens(
         the mask's dtype, ``T`` being the longest compressed sample. When no sample changes length,
         the inputs are returned unchanged.
     """
-    ratio = check_ratio(ratio)
-    check_threshold(length_threshold)
-    check_padding_side(padding_side)
     if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
         raise ValueError(
             "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
             f"got {tuple(hidden_states.shape)} and {tuple(attention_mask.shape)}"
         )
+    ratio = check_ratios(ratio, hidden_states.shape[0])
+    check_threshold(length_threshold)
+    check_padding_side(padding_side)
     batch, length, dim = hidden_states.shape
     if batch == 0 or length == 0:
         return hidden_states, attention_mask
@@ -172,7 +208,7 @@ class TokenCompressor(nn.Module):
         self,
         hidden_states: Tensor,
         attention_mask: Tensor,
-        compression_ratio: float | None = None,
+        compression_ratio: float | Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         ratio = self.compression_ratio if compression_ratio is None else compression_ratio
         return compress_tokens(hidden_states, attention_mask, ratio, self.length_threshold, self.padding_side)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from .compressor import TokenCompressor, check_ratio
+from .compressor import TokenCompressor, check_ratio, check_ratios
 from .config import JasperTCConfig
 from .pooling import mean_pool
 
@@ -88,11 +88,17 @@ class JasperTCModel(PreTrainedModel):
             return check_ratio(compression_ratio)
         return self.config.compression_ratio if self.jasper_mlp is not None else 1.0
 
+    def _ratios(self, compression_ratio, batch: int) -> float | Tensor:
+        """One ratio for the batch, or one per sample (checked, as a float64 tensor)."""
+        if compression_ratio is None or isinstance(compression_ratio, float | int):
+            return self.effective_ratio(compression_ratio)
+        return check_ratios(compression_ratio, batch)
+
     def forward(
         self,
         input_ids: Tensor,
         attention_mask: Tensor | None = None,
-        compression_ratio: float | None = None,
+        compression_ratio: float | Tensor | None = None,
         token_type_ids: Tensor | None = None,
         return_dict: bool | None = None,
     ) -> Tensor:
@@ -101,20 +107,21 @@ class JasperTCModel(PreTrainedModel):
         Args:
             input_ids: ``(B, L)`` token ids, padded on either side.
             attention_mask: ``(B, L)``, 1 for real tokens; all ones when omitted.
-            compression_ratio: in (0, 1], for this call only; None = the config's default.
+            compression_ratio: in (0, 1], for this call only; None = the config's default. One per sample
+                (a sequence or 1-D tensor) compresses each sample at its own ratio.
             token_type_ids, return_dict: accepted so that tokenizer outputs and sentence-transformers'
                 calls pass through; ignored (one segment per text, and the output is always a tensor).
 
         Returns:
             ``(B, embedding_dim)`` un-normalised embeddings in the model's dtype.
         """
-        ratio = self.effective_ratio(compression_ratio)
+        ratio = self._ratios(compression_ratio, input_ids.shape[0])
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
         if self.jasper_mlp is not None:  # (B, L, H): replaces the embeddings (the release), or adds to them
             hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
-        if ratio < 1.0:  # at 1.0 every input keeps its length: skip the pool and its host read
+        if bool((torch.as_tensor(ratio) < 1.0).any()):  # at 1.0 every input keeps its length: skip the pool
             hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
         if self._backbone_takes_positions:

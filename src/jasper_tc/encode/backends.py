@@ -36,8 +36,9 @@ class Backend(Protocol):
     length_threshold: int
     default_ratio: float
 
-    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
-        """``(B, L)`` padded ids and mask -> ``(B, dimension)`` un-normalised embeddings."""
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
+        """``(B, L)`` padded ids and mask -> ``(B, dimension)`` un-normalised embeddings; one ratio for the
+        batch, or a ``(B,)`` tensor of one per input."""
         ...
 
     @property
@@ -70,8 +71,12 @@ class JasperBackend:
     def device(self) -> torch.device:
         return self.model.linear_1.weight.device
 
-    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         return self.model(input_ids, attention_mask, compression_ratio=compression_ratio)
+
+
+def _shown(ratio: float | Tensor) -> str:
+    return f"{ratio:g}" if isinstance(ratio, float | int) else f"{float(ratio.min()):.3g}..{float(ratio.max()):.3g}"
 
 
 class SentenceTransformerBackend:
@@ -95,14 +100,14 @@ class SentenceTransformerBackend:
     def device(self) -> torch.device:
         return self.model.device
 
-    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float) -> Tensor:
-        if compression_ratio >= 1.0:
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
+        if float(torch.as_tensor(compression_ratio).min()) >= 1.0:
             features = {"input_ids": input_ids, "attention_mask": attention_mask}
         else:
             if not self._warned:
                 warnings.warn(
                     f"{self.name or 'this model'} was not trained with the token compressor: "
-                    f"compression_ratio={compression_ratio} pools its input embeddings training-free, "
+                    f"compression_ratio={_shown(compression_ratio)} pools its input embeddings training-free, "
                     "so expect lower quality than a Jasper-TC model gives at the same ratio.",
                     UntrainedCompressionWarning,
                     stacklevel=4,

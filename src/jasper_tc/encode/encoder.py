@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..model import check_ratio, compressed_length
 from .backends import Backend
 from .batching import plan_batches
+from .long_inputs import LONG_INPUTS, LongInputs, combine_chunks, fit_ratios, split_chunks
 
 __all__ = ["Encoder", "TokenCounts", "TruncationWarning"]
 
@@ -29,6 +30,8 @@ Output = Literal["numpy", "torch"]
 # Texts are cut to this many characters per allowed token before tokenizing, so a huge string costs
 # no more than a long one; no tokenizer in use packs more characters than this into one token.
 _CHARS_PER_TOKEN_CAP = 64
+# How much of a long input ``fit`` and ``chunk`` read when the caller names no ``max_length``.
+DEFAULT_LONG_CAP = 32_768
 
 
 class TruncationWarning(UserWarning):
@@ -37,11 +40,22 @@ class TruncationWarning(UserWarning):
 
 @dataclass(frozen=True)
 class TokenCounts:
-    """Per input: tokens it had (prompt and special tokens included), tokens the layers saw, truncated?"""
+    """Per input: tokens it had (prompt and special tokens included), tokens the layers saw, truncated?,
+    the ratio it ran at, and the windows it was embedded in (``chunk``; else 1)."""
 
     tokens: int
     tokens_after_compression: int
     truncated: bool
+    ratio: float = 1.0
+    chunks: int = 1
+
+
+@dataclass(frozen=True)
+class _LongInputPlan:
+    mode: str
+    cap: int  # tokens read per input (may pass the window for fit and chunk)
+    budget: int | None  # fit: positions per input after compression
+    window: int  # chunk: tokens per window
 
 
 def check_texts(texts: object) -> tuple[list[str], bool]:
@@ -136,6 +150,37 @@ class Encoder:
         truncated = [n > max_length or len(text) > char_cap for n, text in zip(counts, texts)]
         return ids, counts, truncated
 
+    def plan_long_inputs(
+        self, long_inputs: str, max_length: int | None, token_budget: int | None, chunk_overlap: int
+    ) -> _LongInputPlan:
+        """Check the long-input settings together; every bad value is an error naming it and its limit."""
+        if long_inputs not in LONG_INPUTS:
+            raise ValueError(f"long_inputs must be one of {', '.join(LONG_INPUTS)}, got {long_inputs!r}")
+        if long_inputs == "truncate":
+            if token_budget is not None:
+                raise ValueError("token_budget goes with long_inputs='fit' (compress each input to fit the budget)")
+            return _LongInputPlan("truncate", self.resolve_max_length(max_length), None, self.max_length)
+        cap = DEFAULT_LONG_CAP if max_length is None else max_length
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+        limit, threshold = self.backend.position_limit, self.backend.length_threshold
+        if long_inputs == "chunk":
+            if token_budget is not None:
+                raise ValueError("token_budget goes with long_inputs='fit'; chunk windows are the model's max_length")
+            if not 0 <= chunk_overlap < self.max_length // 2:
+                raise ValueError(f"chunk_overlap must be in [0, {self.max_length // 2}), got {chunk_overlap}")
+            return _LongInputPlan("chunk", cap, None, self.max_length)
+        budget = self.max_length if token_budget is None else token_budget
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= threshold:
+            raise ValueError(
+                f"token_budget must be an integer above the compression threshold of {threshold}, got {budget!r}"
+            )
+        if limit is not None and budget > limit:
+            raise ValueError(f"token_budget={budget} exceeds this model's window of {limit} positions")
+        if cap < budget:
+            raise ValueError(f"max_length={cap} is below token_budget={budget}: nothing would need compressing")
+        return _LongInputPlan("fit", cap, budget, self.max_length)
+
     @torch.inference_mode()
     def encode(
         self,
@@ -147,6 +192,9 @@ class Encoder:
         batch_size: int = 32,
         max_tokens_per_batch: int | None = None,
         max_length: int | None = None,
+        long_inputs: LongInputs = "truncate",
+        token_budget: int | None = None,
+        chunk_overlap: int = 32,
         normalize: bool = True,
         output: Output = "numpy",
         show_progress_bar: bool | None = None,
@@ -158,10 +206,16 @@ class Encoder:
             texts: a string (a 1-D result) or a list of strings. Empty or whitespace-only strings are
                 an error naming them; an empty list gives a ``(0, dimension)`` result.
             prompt_name: a prompt of the checkpoint (``query``, ``document``, ...); ``prompt``: a literal one.
-            compression_ratio: in (0, 1]; None = the model's default (1.0 for models without a compressor).
+            compression_ratio: in (0, 1]; None = the model's default (1.0 for models without jasper_mlp;
+                1.0 under ``fit``, whose budget then sets each input's ratio).
             batch_size, max_tokens_per_batch: at most this many inputs / padded tokens per forward.
-            max_length: tokens per input, prompt and special tokens included; longer inputs are cut
-                (one :class:`TruncationWarning` per call says how many).
+            max_length: tokens read per input, prompt and special tokens included; longer inputs are cut
+                (one :class:`TruncationWarning` per call says how many). Under ``fit`` and ``chunk`` it
+                may pass the model's window (default 32,768).
+            long_inputs: ``truncate`` (cut at ``max_length`` within the window), ``fit`` (each input
+                compressed by the largest ratio that brings it within ``token_budget`` positions, default
+                the model's max length) or ``chunk`` (windows of the model's max length overlapping by
+                ``chunk_overlap`` tokens, embedded and averaged, weighted by their tokens).
             normalize: L2-normalise the rows.
             output: ``"numpy"`` (float32 array) or ``"torch"`` (float32 CPU tensor).
             show_progress_bar: None = when stderr is a terminal and there is more than one batch.
@@ -170,44 +224,58 @@ class Encoder:
         texts, single = check_texts(texts)
         if output not in ("numpy", "torch"):
             raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}")
-        ratio = self.backend.default_ratio if compression_ratio is None else check_ratio(compression_ratio)
+        plan = self.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)
+        default = 1.0 if plan.mode == "fit" else self.backend.default_ratio
+        ratio = default if compression_ratio is None else check_ratio(compression_ratio)
         prefix = self.resolve_prompt(prompt_name, prompt)
-        max_length = self.resolve_max_length(max_length)
 
-        ids, counts, truncated = self.tokenize([prefix + text for text in texts], max_length)
+        ids, counts, truncated = self.tokenize([prefix + text for text in texts], plan.cap)
         if any(truncated):
             warnings.warn(
-                f"{sum(truncated)} of {len(texts)} input(s) were longer than max_length={max_length} tokens "
-                f"and were cut to {max_length}",
+                f"{sum(truncated)} of {len(texts)} input(s) were longer than max_length={plan.cap} tokens "
+                f"and were cut to {plan.cap}",
                 TruncationWarning,
                 stacklevel=3,  # the caller of encode, past inference_mode's wrapper
             )
         lengths = [len(row) for row in ids]
         if show_progress_bar is None:
             show_progress_bar = len(plan_batches(lengths, batch_size, max_tokens_per_batch)) > 1 and sys.stderr.isatty()
-        result = self.embed_token_ids(
-            ids, ratio, batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch, normalize=normalize,
-            show_progress_bar=show_progress_bar,
-        )  # fmt: skip
-
+        batching = {"batch_size": batch_size, "max_tokens_per_batch": max_tokens_per_batch}
+        result, ratios, after, windows = self._embed_planned(
+            ids, plan, ratio, chunk_overlap, normalize=normalize, show_progress_bar=show_progress_bar, **batching
+        )
         embeddings = result[0] if single else result
         embeddings = embeddings.numpy() if output == "numpy" else embeddings
         if not return_details:
             return embeddings
         details = [
-            TokenCounts(
-                tokens=count,
-                tokens_after_compression=compressed_length(length, ratio, self.backend.length_threshold),
-                truncated=cut,
-            )
-            for count, length, cut in zip(counts, lengths, truncated)
+            TokenCounts(tokens=count, tokens_after_compression=kept, truncated=cut, ratio=r, chunks=w)
+            for count, kept, cut, r, w in zip(counts, after, truncated, ratios, windows)
         ]
         return embeddings, details
+
+    def _embed_planned(self, ids, plan: _LongInputPlan, ratio: float, chunk_overlap: int, *, normalize, **batching):
+        """Embed tokenised inputs by the plan: per-input ratios (``fit``), windows averaged (``chunk``), or as
+        they are; also the ratio, the tokens the layers saw and the windows of each input."""
+        threshold, lengths = self.backend.length_threshold, [len(row) for row in ids]
+        if plan.mode != "chunk":
+            ratios = fit_ratios(lengths, plan.budget, ratio, threshold) if plan.mode == "fit" else [ratio] * len(ids)
+            per_input = ratios if plan.mode == "fit" else ratio
+            result = self.embed_token_ids(ids, per_input, normalize=normalize, **batching)
+            return result, ratios, [compressed_length(n, r, threshold) for n, r in zip(lengths, ratios)], [1] * len(ids)
+        chunks = split_chunks(ids, self.tokenizer, plan.window, chunk_overlap)
+        vectors = self.embed_token_ids(chunks.ids, ratio, normalize=False, **batching)
+        result = combine_chunks(vectors, chunks, len(ids))
+        after, windows = [0] * len(ids), [0] * len(ids)
+        for owner, row in zip(chunks.owner, chunks.ids):
+            after[owner] += compressed_length(len(row), ratio, threshold)
+            windows[owner] += 1
+        return (F.normalize(result, dim=-1) if normalize else result), [ratio] * len(ids), after, windows
 
     def embed_token_ids(
         self,
         token_ids: list[list[int]],
-        compression_ratio: float,
+        compression_ratio: float | list[float],
         *,
         batch_size: int = 32,
         max_tokens_per_batch: int | None = None,
@@ -217,14 +285,18 @@ class Encoder:
         """Embed already-tokenised inputs in length-sorted batches; rows in input order, float32 on CPU.
 
         Sorting keeps padding small, which on a CPU is most of the cost of mixed lengths: the server
-        hands each queue batch here so it gets the same economy as an offline ``encode``.
+        hands each queue batch here so it gets the same economy as an offline ``encode``. A list of
+        ratios gives each input its own.
         """
         result = torch.empty(len(token_ids), self.dimension, dtype=torch.float32)
         batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
         for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
             try:
+                ratio = (
+                    [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
+                )
                 result[torch.tensor(batch)] = self.embed_batch(
-                    [token_ids[i] for i in batch], compression_ratio, normalize=normalize
+                    [token_ids[i] for i in batch], ratio, normalize=normalize
                 )
             except FloatingPointError as error:
                 bad = [batch[i] for i in error.args[1]] if len(error.args) > 1 else batch
@@ -236,7 +308,9 @@ class Encoder:
         return result
 
     @torch.inference_mode()
-    def embed_batch(self, token_ids: list[list[int]], compression_ratio: float, *, normalize: bool = True) -> Tensor:
+    def embed_batch(
+        self, token_ids: list[list[int]], compression_ratio: float | list[float], *, normalize: bool = True
+    ) -> Tensor:
         """One forward over already-tokenised inputs (from :meth:`tokenize`): ``(len, dimension)`` float32 on CPU.
 
         The unit of work of :meth:`encode` and of the server, so both give an input the same embedding.
@@ -244,6 +318,8 @@ class Encoder:
         """
         padded = self.tokenizer.pad({"input_ids": token_ids}, padding=True, return_tensors="pt")
         device = self.backend.device
+        if isinstance(compression_ratio, list):
+            compression_ratio = torch.tensor(compression_ratio, dtype=torch.float64)
         embeddings = self.backend.embed(
             padded["input_ids"].to(device), padded["attention_mask"].to(device), compression_ratio
         ).float()  # (b, D)

@@ -1,0 +1,89 @@
+"""Inputs longer than the model's window: cut them (``truncate``), compress each to fit a token budget
+(``fit``), or embed overlapping windows and average them (``chunk``).
+
+``fit`` is what token compression makes possible: the pool runs before any position is used, so a
+10,000-token document at ratio 0.05 is 580 positions. Each input gets the largest ratio that brings it
+within the budget (the pool takes one ratio per sample, so one batch mixes them). ``chunk`` is the
+baseline users run today: windows of the model's length with some overlap, each embedded, combined by
+a mean weighted by each window's own tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..model import compressed_length, fit_ratio
+
+__all__ = ["LONG_INPUTS", "Chunks", "LongInputs", "combine_chunks", "fit_ratios", "split_chunks"]
+
+LongInputs = Literal["truncate", "fit", "chunk"]
+LONG_INPUTS = ("truncate", "fit", "chunk")
+
+
+def fit_ratios(lengths: list[int], budget: int, ratio: float, threshold: int) -> list[float]:
+    """Per input: ``ratio``, lowered to the largest ratio whose compressed length fits ``budget``."""
+    return [min(ratio, fit_ratio(n, budget, threshold)) for n in lengths]
+
+
+@dataclass(frozen=True)
+class Chunks:
+    ids: list[list[int]]  # every window, special tokens added as the tokenizer adds them
+    owner: list[int]  # the input each window belongs to
+    weight: list[int]  # the window's own (content) tokens, for the weighted mean
+
+
+def _content(row: list[int], tokenizer) -> tuple[list[int], int, int]:
+    """A tokenised input without the special tokens the tokenizer added at its ends."""
+    specials = set(tokenizer.all_special_ids)
+    start, end = 0, len(row)
+    while start < end and row[start] in specials:
+        start += 1
+    while end > start and row[end - 1] in specials:
+        end -= 1
+    return row[start:end], start, len(row) - end
+
+
+def split_chunks(token_ids: list[list[int]], tokenizer, size: int, overlap: int) -> Chunks:
+    """Each input as windows of at most ``size`` tokens (specials included) overlapping by ``overlap``.
+
+    An input that fits is one window, unchanged; every window keeps the special tokens the tokenizer put
+    at the input's two ends, so each is what the model would see for that stretch of text alone.
+    """
+    ids, owner, weight = [], [], []
+    for index, row in enumerate(token_ids):
+        if len(row) <= size:
+            ids.append(row)
+            owner.append(index)
+            weight.append(len(row))
+            continue
+        content, head, tail = _content(row, tokenizer)
+        prefix, suffix = row[:head], row[len(row) - tail :]
+        width = size - head - tail
+        if width <= overlap:
+            raise ValueError(f"chunk_overlap={overlap} leaves no room in windows of {size} tokens")
+        step = width - overlap
+        for start in range(0, max(1, len(content) - overlap), step):
+            piece = content[start : start + width]
+            ids.append(prefix + piece + suffix)
+            owner.append(index)
+            weight.append(len(piece))
+    return Chunks(ids, owner, weight)
+
+
+def combine_chunks(vectors: Tensor, chunks: Chunks, count: int) -> Tensor:
+    """The token-weighted mean of each input's (normalised) window vectors: ``(count, D)``."""
+    owner = torch.tensor(chunks.owner)
+    weight = torch.tensor(chunks.weight, dtype=vectors.dtype).unsqueeze(1)
+    summed = torch.zeros(count, vectors.shape[1], dtype=vectors.dtype).index_add(
+        0, owner, F.normalize(vectors, dim=-1) * weight
+    )
+    return summed / torch.zeros(count, 1, dtype=vectors.dtype).index_add(0, owner, weight)
+
+
+def tokens_after(lengths: list[int], ratios: list[float], threshold: int) -> list[int]:
+    return [compressed_length(n, r, threshold) for n, r in zip(lengths, ratios)]

@@ -23,6 +23,8 @@ import argparse
 import csv
 import gzip
 import json
+import random
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +41,16 @@ MSR_CORPORA = {"MSRpar", "MSRvid"}
 TRAINING_ROWS = 20_000  # training corpora read at most the first rows of the paragraph file
 HELD_OUT_ARTICLES = 600
 HELD_OUT_CHARS = 1_600  # about 350 tokens: past the 256 the long-text tasks are read at
+# Long documents: whole articles (cut at a line ending), each with one query sentence drawn from beyond the
+# first window, which truncation never reads.
+LONG_ARTICLES = 100
+LONG_CHARS = {"en": 40_000, "zh": 16_000}  # about 9,000 tokens of English; 16,000 Chinese characters
+WINDOW_CHARS = {"en": 2_400, "zh": 600}  # about 512 tokens: the queries come from further in
+# A sentence: from a line start or the end of the last sentence, to its own end, of a query's length.
+SENTENCE = {
+    "en": re.compile(r"(?:(?<=^)|(?<=[.!?] )|(?<=\n))[A-Z][^.!?\n]{60,240}[.!?](?= |\n|$)", re.M),
+    "zh": re.compile(r"(?:(?<=^)|(?<=[。！？])|(?<=\n))[\u4e00-\u9fff][^。！？\n]{19,79}[。！？]", re.M),
+}
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -153,6 +165,7 @@ def build_eval(shared: Path, out: Path) -> list[str]:
     said.append(f"{path}: {len(rows)} rows (id, title, category)")
 
     said.append(build_held_out(shared, out))
+    said += [build_long_retrieval(shared, out, language) for language in ("en", "zh")]
 
     path = "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz"
     rows = read_jsonl(shared / path)[:LONG_DOCUMENTS]
@@ -186,6 +199,27 @@ def build_held_out(shared: Path, out: Path) -> str:
     qrels = [{"query-id": q["_id"], "corpus-id": d["_id"], "score": 1} for q, d in zip(queries, corpus)]
     write(out / f"{base}/qrels/test.tsv", tsv(qrels, ["query-id", "corpus-id", "score"]))
     return f"{base}: {len(chosen)} held-out articles (title -> up to {HELD_OUT_CHARS:,} characters of paragraphs)"
+
+
+def build_long_retrieval(shared: Path, out: Path, language: str) -> str:
+    """Sentence -> whole article: the query is a sentence of the article from beyond its first window."""
+    rows = read_jsonl(shared / f"long_docs/wiki_long_{language}/wiki-{language}-long-docs.jsonl.gz")[:LONG_ARTICLES]
+    base = f"retrieval/long_wiki_{language}"
+    corpus, queries, depths = [], [], []
+    for row in rows:
+        text = _cut(row["text"], LONG_CHARS[language])
+        rng = random.Random(f"{language}:{row['id']}")
+        candidates = [m for m in SENTENCE[language].finditer(text) if m.start() > WINDOW_CHARS[language]]
+        match = candidates[rng.randrange(len(candidates))]
+        corpus.append({"_id": row["id"], "text": text, "url": row["url"]})
+        queries.append({"_id": f"q-{row['id']}", "text": match.group(0).strip(), "offset": match.start()})
+        depths.append(match.start() / len(text))
+    write(out / f"{base}/corpus.jsonl.gz", jsonl(corpus))
+    write(out / f"{base}/queries.jsonl.gz", jsonl(queries))
+    qrels = [{"query-id": q["_id"], "corpus-id": d["_id"], "score": 1} for q, d in zip(queries, corpus)]
+    write(out / f"{base}/qrels/test.tsv", tsv(qrels, ["query-id", "corpus-id", "score"]))
+    median = sorted(len(d["text"]) for d in corpus)[len(corpus) // 2]
+    return f"{base}: {len(corpus)} articles (median {median:,} characters), queries at median depth {sorted(depths)[len(depths) // 2]:.2f}"
 
 
 def main() -> None:

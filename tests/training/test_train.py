@@ -316,3 +316,27 @@ def test_patterns_that_name_no_parameter_are_errors(tiny_world, tmp_path):
     text = str(error.value)
     assert "trainable: 'jasper_mpl.*' matches no parameter (names start with linear_1, model)" in text
     assert "optimizer.lr_by_pattern: 'model.encoder.layer.1.*' matches no trainable parameter" in text
+
+
+def test_fit_positions_compresses_each_long_input_into_the_window(tiny_world, tmp_path):
+    """Inputs longer than compression.fit_positions are compressed further, each to fit: what a model sees
+    when long_inputs="fit" reads it, so it can be trained on inputs longer than its window."""
+    from jasper_tc.training.objective import StepRatio
+
+    mask = torch.zeros(3, 300, dtype=torch.long)
+    for row, n in enumerate((300, 100, 40)):
+        mask[row, :n] = 1
+    ratios = StepRatio(0.5, positions=64, threshold=16).for_inputs(mask)
+    from jasper_tc.model import compressed_length
+
+    assert [compressed_length(n, float(r), 16) for n, r in zip((300, 100, 40), ratios)] == [64, 58, 28]
+    assert StepRatio(0.5).for_inputs(mask) == 0.5
+
+    config = tiny_world.config(
+        tmp_path / "run", start={"insert_jasper_mlp": True}, compression={"schedule": "fixed", "ratio": 0.5,
+        "fit_positions": 32}, steps=2,
+    )  # fmt: skip
+    assert run(config).step == 2
+    config["compression"]["fit_positions"] = 16
+    with pytest.raises(ConfigError, match="compression.fit_positions: must exceed the model's threshold of 16, got 16"):
+        run({**config, "output": str(tmp_path / "other")})

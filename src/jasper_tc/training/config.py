@@ -96,6 +96,10 @@ class CompressionConfig:
     ratio: float | None = None
     ranges: list[list[float]] | None = None
     seed: int = 0
+    # Long inputs: each input longer than this many tokens is compressed further, by the largest ratio
+    # that brings it within this many positions. Set it to the backbone's window (or less) and
+    # data.max_length up to k times beyond it to train on inputs as long_inputs="fit" reads them.
+    fit_positions: int | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ..configs import ConfigError
 from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import DistillData, StepSampler, TripleData, load_data
-from .objective import MicroBatch, StepResult, distill_objective, run_step, triple_objective
+from .objective import MicroBatch, StepRatio, StepResult, distill_objective, run_step, triple_objective
 from .parameters import param_groups
 from .runlog import RunLog
 from .start import build_start
@@ -313,6 +313,7 @@ def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | Non
     config, accelerator, model = run.config, run.accelerator, run.model
     device = accelerator.device
     schedule = ratio_schedule(config.compression)
+    threshold = accelerator.unwrap_model(model).config.length_threshold
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def clock() -> float:
@@ -333,8 +334,9 @@ def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | Non
                 for m in range(config.accumulation)
             ]  # fmt: skip
             loaded = clock()
+            step_ratio = StepRatio(ratio, config.compression.fit_positions, threshold)
             result = run_step(
-                accelerator, model, micro_batches, run.objective, ratio, gradient_cache=config.gradient_cache,
+                accelerator, model, micro_batches, run.objective, step_ratio, gradient_cache=config.gradient_cache,
                 clock=clock,
             )  # fmt: skip
             stepped = clock()

@@ -29,12 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..model import LENGTH_THRESHOLD, fit_ratio
 from .config import LossConfig
 from .distributed import gather, rank_and_world
 from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss
 
 __all__ = [
     "MicroBatch",
+    "StepRatio",
     "StepResult",
     "accumulation_step",
     "distill_objective",
@@ -141,8 +143,26 @@ def run_step(
     return step(accelerator, model, micro_batches, objective, ratio, clock)
 
 
-def _embed(model, batch: MicroBatch, ratio: float) -> dict[str, Tensor]:
-    return {part: model(**inputs, compression_ratio=ratio) for part, inputs in batch.inputs.items()}
+@dataclass(frozen=True)
+class StepRatio:
+    """A step's ratio, lowered per input so that each fits ``positions`` (``compression.fit_positions``)."""
+
+    value: float
+    positions: int | None = None
+    threshold: int = LENGTH_THRESHOLD
+
+    def for_inputs(self, attention_mask: Tensor) -> float | Tensor:
+        if self.positions is None:
+            return self.value
+        lengths = attention_mask.sum(dim=1).tolist()
+        return torch.tensor([min(self.value, fit_ratio(n, self.positions, self.threshold)) for n in lengths])
+
+
+def _embed(model, batch: MicroBatch, ratio: float | StepRatio) -> dict[str, Tensor]:
+    def ratios(inputs):
+        return ratio.for_inputs(inputs["attention_mask"]) if isinstance(ratio, StepRatio) else ratio
+
+    return {part: model(**inputs, compression_ratio=ratios(inputs)) for part, inputs in batch.inputs.items()}
 
 
 def _sync_unless_last(accelerator, model, i: int, count: int):

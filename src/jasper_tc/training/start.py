@@ -94,7 +94,15 @@ def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None
             problems.append(f"data.{key}: the model has no prompt {name!r} (it has: {sorted(prompts) or 'none'})")
     problems += pattern_problems(model, config.trainable, config.optimizer.lr_by_pattern)
     limit = getattr(model.config.text_config, "max_position_embeddings", None)
-    if limit is not None and config.data.max_length > limit:
-        problems.append(f"data.max_length: {config.data.max_length} exceeds the backbone's {limit} positions")
+    fit, threshold = config.compression.fit_positions, model.config.length_threshold
+    if fit is not None and fit <= threshold:
+        problems.append(f"compression.fit_positions: must exceed the model's threshold of {threshold}, got {fit}")
+    if limit is not None and fit is not None and fit > limit:
+        problems.append(f"compression.fit_positions: {fit} exceeds the backbone's {limit} positions")
+    elif limit is not None and fit is None and config.data.max_length > limit:
+        problems.append(
+            f"data.max_length: {config.data.max_length} exceeds the backbone's {limit} positions "
+            "(set compression.fit_positions to train on longer inputs compressed to fit)"
+        )
     if problems:
         raise ConfigError(source, problems)

@@ -158,3 +158,48 @@ def compression_study(
         results = run_compression_study(study, say=lambda text: typer.echo(text, err=True))
     write_page(results, document)
     typer.echo(f"wrote {document}")
+
+
+@app.command("long-documents-study", rich_help_panel="End to end")
+def long_documents_study(
+    model: Annotated[
+        list[str] | None, typer.Option(help="LABEL=MODEL, repeated (default: all-MiniLM-L6-v2 as 'original').")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Folder for every measurement.")] = Path("runs/long-documents"),
+    document: Annotated[Path, typer.Option(help="The Markdown page to write (plots beside it).")] = Path(
+        "docs/long-documents.md"
+    ),
+    lengths: Annotated[str, typer.Option(help="Synthetic document lengths, comma-separated tokens.")] = (
+        "256,512,1024,2048,4096,8192"
+    ),
+    cap: Annotated[int, typer.Option(help="Tokens fit and chunk read per document.")] = 16384,
+    document_only: Annotated[bool, typer.Option(help="Rewrite the page from OUTPUT/results.json only.")] = False,
+) -> None:
+    """Documents far past the window: truncation, compress-to-fit at two budgets and chunk-and-mean, per
+    model, on long Wikipedia articles and synthetic passkey / needle tasks; quality and time per length."""
+    _offline()
+    from ..studies.long_documents import LongDocumentStudy, run_long_document_study
+    from ..studies.long_documents_page import write_long_document_page
+
+    results_file = output / "results.json"
+    if document_only:
+        if not results_file.is_file():
+            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
+        write_long_document_page(json.loads(results_file.read_text(encoding="utf-8")), document)
+        typer.echo(f"wrote {document}")
+        return
+    models = {}
+    for item in model or ["original=sentence-transformers/all-MiniLM-L6-v2"]:
+        label, _, path = item.partition("=")
+        if not path:
+            raise typer.BadParameter(f"--model must be LABEL=MODEL, got {item!r}")
+        models[label] = path
+    try:
+        sizes = tuple(int(n) for n in lengths.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--lengths must be comma-separated integers, got {lengths!r}") from None
+    study = LongDocumentStudy(output=output, models=models, lengths=sizes, cap=cap)
+    with _phase_failures():
+        results = run_long_document_study(study, say=lambda text: typer.echo(text, err=True))
+    write_long_document_page(results, document)
+    typer.echo(f"wrote {document}")

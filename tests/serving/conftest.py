@@ -21,6 +21,7 @@ def minilm_student(tmp_path_factory, minilm_path) -> str:
     from jasper_tc import build_student
 
     model, tokenizer = build_student(minilm_path, 384, num_layers=2, with_jasper_mlp=True, mlp_init="identity")
+    model.config.max_seq_length = 512  # all of BERT's positions (sentence-transformers cuts MiniLM at 256)
     folder = tmp_path_factory.mktemp("minilm-student")
     model.save_pretrained(folder, tokenizer=tokenizer)
     return str(folder)

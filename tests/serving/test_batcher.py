@@ -1,4 +1,4 @@
-"""The batcher alone, with a fake model: ratio groups, the token budget, the wait, departed clients.
+"""The batcher alone, with a fake model: mixed ratios, the token budget, the wait, departed clients.
 
 No model and no HTTP: the fake records every forward it is asked for, and its row for an input is the
 input's tag (its first token id), so a test can tell which input landed in which forward and which vector
@@ -24,7 +24,7 @@ LIMITS = dict(
 
 @dataclass
 class Forward:
-    ratio: float
+    ratios: list[float]
     tags: list[int]
     at: float  # time.monotonic() when it started
 
@@ -35,8 +35,8 @@ class FakeModel:
     def __init__(self) -> None:
         self.forwards: list[Forward] = []
 
-    def __call__(self, token_ids: list[list[int]], ratio: float) -> torch.Tensor:
-        self.forwards.append(Forward(ratio, [ids[0] for ids in token_ids], time.monotonic()))
+    def __call__(self, token_ids: list[list[int]], ratios: list[float]) -> torch.Tensor:
+        self.forwards.append(Forward(list(ratios), [ids[0] for ids in token_ids], time.monotonic()))
         return torch.tensor([[float(ids[0])] * 4 for ids in token_ids])
 
 
@@ -69,17 +69,19 @@ async def vectors_of(items) -> list[float]:
     return [vector[0].item() for vector in await asyncio.gather(*(item.future for item in items))]
 
 
-def test_a_forward_holds_one_ratio_and_every_input_gets_its_own_vector():
+def test_inputs_of_any_ratio_share_a_forward_each_at_its_own_ratio():
     async def scenario(batcher):
         items = []
         for tag in range(1, 9):  # one input per request, the ratios interleaved
             items += batcher.submit([tagged(tag, 5)], 0.5 if tag % 2 else 1.0)
+        items += batcher.submit([tagged(9, 5), tagged(10, 5)], [0.2, 0.7])  # one ratio per input (fit)
         return await vectors_of(items)
 
     model, drops, _, vectors = run(scenario, max_wait_ms=50)
-    # the oldest input's ratio goes first; each ratio's inputs in arrival order, never mixed
-    assert [(f.ratio, f.tags) for f in model.forwards] == [(0.5, [1, 3, 5, 7]), (1.0, [2, 4, 6, 8])]
-    assert vectors == list(range(1, 9))
+    # one forward, in arrival order; the model gets each input's own ratio
+    assert [f.tags for f in model.forwards] == [list(range(1, 11))]
+    assert model.forwards[0].ratios == [0.5, 1.0] * 4 + [0.2, 0.7]
+    assert vectors == list(range(1, 11))
     assert drops == []
 
 

@@ -199,6 +199,28 @@ def test_tei_routes(minilm_student, offline):
         assert tokens[0]["special"] and tokens[1]["text"] == "hello" and tokens[1]["start"] == 0
 
 
+def test_a_token_budget_reads_long_inputs_whole_and_compresses_each_to_fit(minilm_student, offline):
+    long = "Token compression reads a whole document by pooling it before any position is used. " * 120
+    texts = [long, "a short query", long[: len(long) // 3]]
+    config = ServeConfig(model=minilm_student, max_long_input_tokens=4096)
+    with running(config) as (base, _), httpx.Client(base_url=base, timeout=60) as http:
+        got = http.post("/v1/embeddings", json={"input": texts, "token_budget": 256})
+        assert got.status_code == 200, got.text
+        vectors = np.array([row["embedding"] for row in got.json()["data"]])
+        expected = offline.encode(texts, long_inputs="fit", token_budget=256, max_length=4096)
+        np.testing.assert_allclose(vectors, expected, atol=1e-5)  # as offline, whatever the batch mixed
+        assert "compression" not in got.json() and "X-Compression-Degraded" not in got.headers
+        tei = np.array(http.post("/embed", json={"inputs": texts, "token_budget": 256}).json())
+        np.testing.assert_allclose(tei, expected, atol=1e-5)
+        # beyond the window without a budget: refused as before; bad budgets name the value and the limit
+        assert http.post("/v1/embeddings", json={"input": [long]}).status_code == 413
+        for budget, message in ((80, "above the compression threshold of 80"), (5000, "window of 512 positions")):
+            bad = http.post("/v1/embeddings", json={"input": texts, "token_budget": budget})
+            assert bad.status_code == 400 and message in bad.json()["error"]["message"]
+        info = http.get("/info").json()["long_inputs"]
+        assert info == {"max_tokens": 4096, "default_token_budget": offline.max_length, "max_token_budget": 512}
+
+
 def test_ready_is_truthful_before_and_after_loading(minilm_student, offline):
     release = threading.Event()
 

@@ -22,7 +22,16 @@ def encode(
     compression_ratio: Annotated[float | None, typer.Option(help="In (0, 1]; default the model's.")] = None,
     batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
     max_tokens_per_batch: Annotated[int | None, typer.Option(help="Padded tokens per forward.")] = None,
-    max_length: Annotated[int | None, typer.Option(help="Tokens per input; longer ones are cut.")] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Tokens read per input (fit and chunk may pass the window; default 32,768).")
+    ] = None,
+    long_inputs: Annotated[
+        str, typer.Option(help="truncate (cut at max_length), fit (compress each to token_budget) or chunk.")
+    ] = "truncate",
+    token_budget: Annotated[
+        int | None, typer.Option(help="fit: positions per input after compression (default the model's length).")
+    ] = None,
+    chunk_overlap: Annotated[int, typer.Option(help="chunk: tokens shared by neighbouring windows.")] = 32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
 ) -> None:
@@ -34,6 +43,7 @@ def encode(
     try:
         check_files(input, output, field, id_field)
         encoder = load(model, device=device, dtype=dtype)
+        encoder.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)  # bad values: now, by name
         rows = encode_file(
             encoder,
             input,
@@ -45,6 +55,9 @@ def encode(
             batch_size=batch_size,
             max_tokens_per_batch=max_tokens_per_batch,
             max_length=max_length,
+            long_inputs=long_inputs,
+            token_budget=token_budget,
+            chunk_overlap=chunk_overlap,
         )
     except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)

@@ -48,6 +48,9 @@ def serve(
     truncate: Annotated[
         bool, typer.Option(help="Default for requests that do not say: cut long inputs or refuse.")
     ] = SERVE_DEFAULTS.truncate,
+    max_long_input_tokens: Annotated[
+        int, typer.Option(help="Tokens read per input of a request with a token_budget (then compressed to fit).")
+    ] = SERVE_DEFAULTS.max_long_input_tokens,
     max_concurrent_requests: Annotated[
         int, typer.Option(help="Beyond this, 429 with Retry-After.")
     ] = SERVE_DEFAULTS.max_concurrent_requests,
@@ -78,6 +81,7 @@ def serve(
             max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
             forward_batch_size=forward_batch_size,
             max_inputs=max_inputs, max_payload_bytes=max_payload_bytes, max_input_tokens=max_input_tokens,
+            max_long_input_tokens=max_long_input_tokens,
             truncate=truncate, max_concurrent_requests=max_concurrent_requests, max_queue_tokens=max_queue_tokens,
             overload_compression=overload_compression, overload_tokens=overload_tokens,
             overload_ratio=overload_ratio, default_ratio=compression_ratio,

@@ -101,7 +101,7 @@ def _add_embedding_routes(app: FastAPI, serving: ServerState) -> None:
             )
         out = await serving.embed(
             request, body.input, "input", ratio=body.compression_ratio, prompt_name=body.input_type,
-            truncate=body.truncate,
+            truncate=body.truncate, token_budget=body.token_budget,
         )  # fmt: skip
         data = []
         for i, vector in enumerate(out.vectors):
@@ -128,7 +128,7 @@ def _add_embedding_routes(app: FastAPI, serving: ServerState) -> None:
             raise ApiError("invalid_request", "normalize=false is not offered: embeddings are compared by cosine")
         out = await serving.embed(
             request, body.inputs, "inputs", ratio=body.compression_ratio, prompt_name=body.prompt_name,
-            truncate=body.truncate,
+            truncate=body.truncate, token_budget=body.token_budget,
         )  # fmt: skip
         return JSONResponse([v.tolist() for v in out.vectors], headers=out.degraded_headers())
 
@@ -187,6 +187,11 @@ def _add_status_routes(app: FastAPI, serving: ServerState) -> None:
                 "length_threshold": encoder.backend.length_threshold,
                 "overload_compression": config.overload_compression,
                 "overload_ratio": config.overload_ratio if config.overload_compression else None,
+            },
+            "long_inputs": {  # a request's token_budget: each input read to max_tokens, compressed to fit
+                "max_tokens": config.max_long_input_tokens,
+                "default_token_budget": encoder.max_length,
+                "max_token_budget": encoder.backend.position_limit,
             },
             "limits": {
                 "max_inputs": config.max_inputs,

@@ -1,10 +1,11 @@
-"""One queue, one task: batches filled across concurrent requests, grouped by ratio, run off the event loop.
+"""One queue, one task: batches filled across concurrent requests, run off the event loop.
 
 Each input of a request is an :class:`Item` with its own future, so a request larger than a batch is
 simply spread over several batches and reassembled by awaiting its items. A batch takes the oldest
-waiting item's ratio and then, in arrival order, the items of that ratio while the batch's *padded
-tokens after compression* (what the forward costs) stay within ``max_batch_tokens``; it waits at most
-``max_wait_ms`` for company. Items whose request was abandoned (client gone) are dropped before compute.
+waiting items in arrival order, whatever their ratios (the pool takes one ratio per input, so a
+forward mixes them), while the batch's *padded tokens after compression* (what the forward costs) stay
+within ``max_batch_tokens``; it waits at most ``max_wait_ms`` for company. Items whose request was
+abandoned (client gone) are dropped before compute.
 
 Under overload (more than ``overload_tokens`` queued, when enabled) the waiting items are compressed
 harder — their ratio lowered to ``overload_ratio`` — before anything is rejected; each item records the
@@ -50,7 +51,7 @@ class Item:
 class Batcher:
     def __init__(
         self,
-        embed: Callable[[list[list[int]], float], Tensor],
+        embed: Callable[[list[list[int]], list[float]], Tensor],
         *,
         length_threshold: int,
         max_batch_tokens: int,
@@ -87,11 +88,13 @@ class Batcher:
             await self._task
         self._executor.shutdown(wait=True)
 
-    def submit(self, token_ids: list[list[int]], ratio: float) -> list[Item]:
-        """Queue one request's inputs; raises :class:`Overloaded` (nothing queued) when there is no room."""
+    def submit(self, token_ids: list[list[int]], ratio: float | list[float]) -> list[Item]:
+        """Queue one request's inputs (one ratio for all, or one each); raises :class:`Overloaded` (nothing
+        queued) when there is no room."""
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        items = [Item(ids, ratio, ratio, loop.create_future(), now) for ids in token_ids]
+        ratios = ratio if isinstance(ratio, list) else [ratio] * len(token_ids)
+        items = [Item(ids, r, r, loop.create_future(), now) for ids, r in zip(token_ids, ratios)]
         self._degrade_if_overloaded(extra=items)
         cost = sum(item.cost(self.threshold) for item in items)
         if self.pending and self.queued_tokens + cost > self.max_queue_tokens:
@@ -119,15 +122,12 @@ class Batcher:
             self._forget(self.pending.popleft())
         if not self.pending:
             return []
-        ratio = self.pending[0].ratio
         batch: list[Item] = []
         longest = 0
         for item in list(self.pending):
             if item.future.done():
                 self.pending.remove(item)
                 self._forget(item)
-                continue
-            if item.ratio != ratio:
                 continue
             cost = item.cost(self.threshold)
             if batch and (
@@ -149,9 +149,8 @@ class Batcher:
     def _full(self) -> bool:
         if not self.pending:
             return False
-        ratio = self.pending[0].ratio
-        same = [item.cost(self.threshold) for item in self.pending if item.ratio == ratio]
-        return len(same) >= self.max_batch_size or max(same) * len(same) >= self.max_batch_tokens
+        costs = [item.cost(self.threshold) for item in self.pending]
+        return len(costs) >= self.max_batch_size or max(costs) * len(costs) >= self.max_batch_tokens
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -173,13 +172,13 @@ class Batcher:
             batch = self._take_batch()
             if not batch:
                 continue
-            ratio = batch[0].ratio
             if self.on_batch is not None:
                 self.on_batch(
                     len(batch), sum(len(i.token_ids) for i in batch), sum(i.cost(self.threshold) for i in batch)
                 )
             try:
-                vectors = await loop.run_in_executor(self._executor, self.embed, [i.token_ids for i in batch], ratio)
+                ids, ratios = [i.token_ids for i in batch], [i.ratio for i in batch]
+                vectors = await loop.run_in_executor(self._executor, self.embed, ids, ratios)
             except Exception as error:  # the batch fails as a whole; the server keeps serving
                 for item in batch:
                     if not item.future.done():

@@ -29,6 +29,8 @@ class ServeConfig:
     max_inputs: int = 512
     max_payload_bytes: int = 8 * 1024 * 1024
     max_input_tokens: int | None = None  # None: the model's max length
+    # Requests with a token_budget are read up to this many tokens per input, then compressed to fit.
+    max_long_input_tokens: int = 32_768
     truncate: bool = False  # default for requests that do not say: cut long inputs (True) or refuse them (413)
     max_concurrent_requests: int = 256
     max_queue_tokens: int = 1_000_000
@@ -41,8 +43,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for key in ("max_batch_tokens", "max_batch_size", "max_inputs", "max_payload_bytes",
-                    "max_concurrent_requests", "max_queue_tokens", "overload_tokens"):  # fmt: skip
+        for key in ("max_batch_tokens", "max_batch_size", "max_inputs", "max_payload_bytes", "max_concurrent_requests",
+                    "max_queue_tokens", "overload_tokens", "max_long_input_tokens"):  # fmt: skip
             if getattr(self, key) < 1:
                 problems.append(f"{key} must be at least 1, got {getattr(self, key)}")
         if self.forward_batch_size is not None and self.forward_batch_size < 1:

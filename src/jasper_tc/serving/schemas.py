@@ -21,6 +21,7 @@ class EmbeddingsRequest(BaseModel):
     compression_ratio: float | None = None
     input_type: Literal["query", "document"] | None = None
     truncate: bool | None = None
+    token_budget: int | None = None  # compress each input to fit this many positions (reads past the window)
 
 
 class EmbedRequest(BaseModel):
@@ -32,6 +33,7 @@ class EmbedRequest(BaseModel):
     truncate: bool | None = None
     prompt_name: str | None = None
     compression_ratio: float | None = None
+    token_budget: int | None = None
 
 
 class TokenizeRequest(BaseModel):

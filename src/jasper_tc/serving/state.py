@@ -16,6 +16,7 @@ from starlette.requests import Request
 from torch import Tensor
 
 from ..encode import Encoder
+from ..encode.long_inputs import fit_ratios
 from ..model import check_ratio
 from .batcher import Batcher, Overloaded
 from .config import ServeConfig
@@ -29,16 +30,22 @@ log = logging.getLogger("jasper_tc.serving")
 
 @dataclass(frozen=True)
 class Embedded:
-    """One request's vectors, its tokens per input, and the ratio asked for against those really applied."""
+    """One request's vectors, its tokens per input, and per input the ratio it was queued at (the request's,
+    or lower to fit a token budget) against the one it really ran at (lower still under overload)."""
 
     vectors: list[Tensor]
     tokens: list[int]
     requested_ratio: float
+    queued_ratios: list[float]
     applied_ratios: list[float]
+
+    @property
+    def degraded(self) -> bool:
+        return any(a != q for a, q in zip(self.applied_ratios, self.queued_ratios))
 
     def degraded_headers(self) -> dict[str, str]:
         """``X-Compression-Degraded`` when overload compressed any input harder than asked; else nothing."""
-        if all(a == self.requested_ratio for a in self.applied_ratios):
+        if not self.degraded:
             return {}
         return {"X-Compression-Degraded": f"requested={self.requested_ratio}; applied={min(self.applied_ratios)}"}
 
@@ -68,8 +75,8 @@ class ServerState:
             await asyncio.to_thread(encoder.encode, ["probe"])  # ready means a real forward worked
             forward = config.forward_batch_size or (4 if encoder.backend.device.type == "cpu" else 32)
 
-            def embed(token_ids: list[list[int]], ratio: float):
-                return encoder.embed_token_ids(token_ids, ratio, batch_size=forward)
+            def embed(token_ids: list[list[int]], ratios: list[float]):
+                return encoder.embed_token_ids(token_ids, ratios, batch_size=forward)
 
             batcher = Batcher(
                 embed,
@@ -151,17 +158,24 @@ class ServerState:
         ratio: float | None,
         prompt_name: str | None,
         truncate: bool | None,
+        token_budget: int | None = None,
     ) -> Embedded:
-        """Check, tokenise, queue and await one request's inputs.
+        """Check, tokenise, queue and await one request's inputs (with a ``token_budget``: read up to
+        ``max_long_input_tokens`` each and compressed to fit it).
 
         If the client leaves first, its inputs still queued are dropped before they run, and the request
         ends as ``client_closed`` (499).
         """
         encoder = self.ready_encoder()
         texts = self.check_inputs(inputs, field)
-        ratio = self.resolve_ratio(ratio, encoder)
+        ratio = 1.0 if token_budget is not None and ratio is None else self.resolve_ratio(ratio, encoder)
         prefix = self.resolve_prefix(encoder, prompt_name)
-        limit = self.input_token_limit(encoder)
+        limit = self.input_token_limit(encoder) if token_budget is None else self.config.max_long_input_tokens
+        if token_budget is not None:
+            try:
+                encoder.plan_long_inputs("fit", limit, token_budget, 0)
+            except ValueError as error:
+                raise ApiError("invalid_request", str(error)) from None
         ids, counts, truncated = await asyncio.to_thread(encoder.tokenize, [prefix + t for t in texts], limit)
         if not (self.config.truncate if truncate is None else truncate):
             for i, cut in enumerate(truncated):
@@ -171,8 +185,12 @@ class ServerState:
                         f"{field}[{i}] has {counts[i]} tokens, more than the limit of {limit}; "
                         "send truncate=true to cut it to the limit",
                     )
+        threshold = encoder.backend.length_threshold
+        queued = (
+            fit_ratios([len(r) for r in ids], token_budget, ratio, threshold) if token_budget else [ratio] * len(ids)
+        )
         try:
-            items = self.batcher.submit(ids, ratio)
+            items = self.batcher.submit(ids, queued)
         except Overloaded as error:
             raise ApiError("overloaded", str(error), retry_after=error.retry_after) from None
         self.show_queue()
@@ -192,7 +210,7 @@ class ServerState:
         degraded = sum(1 for item in items if item.ratio != item.requested_ratio)
         if degraded:
             self.metrics.degraded.inc(degraded)
-        return Embedded(vectors, [len(row) for row in ids], ratio, applied)
+        return Embedded(vectors, [len(row) for row in ids], ratio, queued, applied)
 
 
 async def _disconnected(request: Request) -> None:

@@ -50,7 +50,10 @@ def test_missing_folders_and_jasper_models_are_refused(tiny_qwen3_checkpoint, tm
 
 def test_overrides_route_to_their_recipe_file():
     routed = split_overrides(["stages.steps=5", "fixed.optimizer.lr=1e-5", "teach.shard_rows=64"])
-    assert routed == {"teach": ["shard_rows=64"], "fixed": ["steps=5", "optimizer.lr=1e-5"], "dynamic": ["steps=5"]}
+    assert routed == {
+        "teach": ["shard_rows=64"], "fixed": ["steps=5", "optimizer.lr=1e-5"], "dynamic": ["steps=5"], "long": [],
+        "teach-long": [],
+    }  # fmt: skip
     for bad in ("steps=5", "stage.steps=5", "fixed.steps"):
         with pytest.raises(ValueError, match="write TARGET.KEY=VALUE with TARGET one of teach, fixed, dynamic, stages"):
             split_overrides([bad])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -45,8 +45,12 @@ EVAL_TASKS = ("XQuAD-en", "Wiki-title2article-en", "STSB-en")
 STAGES = ("fixed", "dynamic")
 # Every phase at toy size: a check that the whole run works, in about a minute.
 SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": (1.0, 0.33)}
-SMOKE_OVERRIDES = ("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0")
-_OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages")
+SMOKE_OVERRIDES = (
+    *("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0"),
+    *("long.steps=2", "long.batch_size=2", "long.checkpoint.every=0", "long.data.max_length=1024"),
+    "teach-long.teachers.0.max_length=1024",
+)
+_OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages", "long", "teach-long")
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,17 @@ class AdaptPlan:
     eval_limit: int | None = None  # queries / pairs per task (None: as the suite has them)
     ratios: tuple[float, ...] = ADAPT_RATIOS
     device: str | None = None
+    # A third stage for documents past the window: texts of ``long_group`` consecutive corpus texts, read
+    # whole (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean.
+    long_documents: bool = False
+    long_texts: int = 200
+    long_group: int = 20  # about 2,500 tokens of Wikipedia paragraphs
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
 
 def split_overrides(overrides: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
     """``teach.X=v`` / ``fixed.X=v`` / ``dynamic.X=v`` / ``stages.X=v`` (both stages) by target."""
-    routed: dict[str, list[str]] = {"teach": [], "fixed": [], "dynamic": []}
+    routed: dict[str, list[str]] = {"teach": [], "fixed": [], "dynamic": [], "long": [], "teach-long": []}
     for override in overrides:
         target, _, rest = override.partition(".")
         if target not in _OVERRIDE_TARGETS or not rest or "=" not in rest:
@@ -117,14 +126,33 @@ def write_training_texts(plan: AdaptPlan, path: Path) -> dict[str, int]:
     return counts
 
 
-def teacher_store(plan: AdaptPlan, source: SourceModel, texts: Path, folder: Path, overrides: list[str]) -> Path:
+def teacher_store(
+    plan: AdaptPlan, source: SourceModel, texts: Path, folder: Path, overrides: list[str], recipe: str = "teach"
+) -> Path:
     """The model's own ratio-1 embedding of every training text (resumable, see ``teachers``)."""
     from ..teachers import load_teach_config, teach
 
     filled = [f"corpus.path={texts}", f"output={folder}", f"teachers.0.model={source.path}"]
-    filled.append(f"teachers.0.max_length={plan.max_length or source.max_length or 512}")
-    teach(load_teach_config(plan.recipe / "teach.yaml", [*filled, *overrides]))
+    if recipe == "teach":
+        filled.append(f"teachers.0.max_length={plan.max_length or source.max_length or 512}")
+    teach(load_teach_config(plan.recipe / f"{recipe}.yaml", [*filled, *overrides]))
     return folder / "fused"
+
+
+def write_long_texts(plan: AdaptPlan, texts: Path, path: Path) -> int:
+    """Up to ``long_texts`` texts of ``long_group`` consecutive training documents joined (windows that
+    overlap by half, so none repeats): long inputs to train on."""
+    if not path.is_file():
+        rows = [json.loads(line) for line in texts.read_text(encoding="utf-8").splitlines()]
+        documents = [r["text"] for r in rows if r["id"].startswith("doc-")]
+        step = max(1, plan.long_group // 2)
+        starts = range(0, max(1, len(documents) - plan.long_group + 1), step)
+        joined = ["\n".join(documents[start : start + plan.long_group]) for start in starts][: plan.long_texts]
+        lines = (
+            json.dumps({"id": f"long-{j}", "text": text}, ensure_ascii=False) + "\n" for j, text in enumerate(joined)
+        )
+        atomic_write_text(path, "".join(lines))
+    return sum(1 for _ in path.open(encoding="utf-8"))
 
 
 def _stage_overrides(plan: AdaptPlan, source: SourceModel, output: Path, start: Path | None, data: dict) -> list[str]:
@@ -149,12 +177,13 @@ def train_stages(
     folder: Path,
     overrides: dict[str, list[str]],
     stages: tuple[str, ...] = STAGES,
+    start: Path | None = None,
 ) -> Path:
-    """Each stage template in turn (``fixed.yaml``, ``dynamic.yaml``), the first from the model itself,
-    each later one from the one before; a finished stage is kept, a stopped one resumes."""
+    """Each stage template in turn (``fixed.yaml``, ``dynamic.yaml``), the first from the model itself (or
+    ``start``), each later one from the one before; a finished stage is kept, a stopped one resumes."""
     from ..training import load_train_config, train
 
-    model = None
+    model = start
     for stage in stages:
         output = folder / stage
         if not (output / "model" / "model.safetensors").is_file():
@@ -190,6 +219,8 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
         data["store"] = teacher_store(plan, source, data["texts"], out / "teacher", overrides["teach"])
     with clock.phase("train: a residual jasper_mlp, at a fixed ratio, then at ratios drawn per step"):
         model = train_stages(plan, source, data, out / "train", overrides)
+    if plan.long_documents:
+        model = _long_stage(plan, source, clock, overrides, model)
     with clock.phase("evaluate the original, pooled training-free"):
         original = evaluate(plan, source.path, "original", out / "eval" / "original")
     with clock.phase("evaluate the adapted model"):
@@ -203,7 +234,10 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             "texts": counts,
             "max_length": plan.max_length,
             "ratios": list(plan.ratios),
-            "stages": {stage: stage_settings(out / "train" / stage) for stage in STAGES},
+            "stages": {
+                stage: stage_settings(out / "train" / stage)
+                for stage in (*STAGES, *(("long",) if plan.long_documents else ()))
+            },
             "results": {"original": original, "adapted": adapted},
             **measured,
             **plan.extra,
@@ -214,6 +248,20 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
     summary["output_model"] = str(final)
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _long_stage(plan: AdaptPlan, source: SourceModel, clock: PhaseClock, overrides: dict, model: Path) -> Path:
+    """Long texts, the original's chunk-and-mean embedding of each, and the stage trained towards it."""
+    out = plan.output
+    with clock.phase("long texts: consecutive training texts joined"):
+        long = {"texts": out / "data" / "long.jsonl"}
+        write_long_texts(plan, out / "data" / "texts.jsonl", long["texts"])
+    with clock.phase("teacher store of the long texts: the original, chunk and mean"):
+        long["store"] = teacher_store(
+            plan, source, long["texts"], out / "teacher-long", overrides["teach-long"], "teach-long"
+        )
+    with clock.phase("train long: whole texts compressed to fit the window"):
+        return train_stages(replace(plan, max_length=None), source, long, out / "train", overrides, ("long",), model)
 
 
 def stage_settings(folder: Path) -> dict:

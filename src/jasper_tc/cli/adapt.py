@@ -25,10 +25,15 @@ def adapt(
     eval_limit: Annotated[int | None, typer.Option(help="Queries / pairs per task (default: all).")] = None,
     ratios: Annotated[str, typer.Option(help="Comma-separated ratios to measure.")] = "1,0.5,0.33,0.2,0.1",
     scale: Annotated[str, typer.Option(help="'full' or 'smoke' (every phase at toy size).")] = "full",
+    long_documents: Annotated[
+        bool, typer.Option(help="Also train on whole long texts compressed to fit the window (long_inputs='fit').")
+    ] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     overrides: Annotated[
         list[str] | None,
-        typer.Argument(help="Recipe overrides: fixed.KEY=V, dynamic.KEY=V, stages.KEY=V (both), teach.KEY=V."),
+        typer.Argument(
+            help="Recipe overrides: fixed.KEY=V, dynamic.KEY=V, stages.KEY=V (both), teach.KEY=V, long.KEY=V."
+        ),
     ] = None,
 ) -> None:
     """Make a model compression-ready: it teaches itself at ratio 1, a residual jasper_mlp learns to keep
@@ -53,7 +58,7 @@ def adapt(
         plan = AdaptPlan(
             model=model, corpus=corpus, output=output, text_field=text_field, max_length=max_length,
             eval_tasks=tuple(t.strip() for t in eval_tasks.split(",") if t.strip()), overrides=tuple(extra),
-            device=device, extra={"scale": scale}, **sizes,
+            device=device, long_documents=long_documents, extra={"scale": scale}, **sizes,
         )  # fmt: skip
         with _phase_failures():
             summary = run_adapt(plan, say=lambda text: typer.echo(text, err=True))

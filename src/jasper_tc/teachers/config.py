@@ -43,6 +43,11 @@ class TeacherConfig:
     max_tokens_per_batch: int | None = None
     # Teachers normally run uncompressed (None = the model's default, 1.0 for plain models).
     compression_ratio: float | None = None
+    # Texts longer than the teacher's window: cut them ("truncate"), or embed overlapping windows and
+    # average them ("chunk", reading up to max_length): the target for a student trained to read whole
+    # long texts compressed to fit (compression.fit_positions).
+    long_inputs: Literal["truncate", "chunk"] = "truncate"
+    chunk_overlap: int = 32
     # Expected embedding size; checked as soon as the model loads, before any text is encoded.
     dimension: int | None = None
 

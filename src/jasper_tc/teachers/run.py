@@ -65,11 +65,12 @@ class Ranks:
 
 
 def _teacher_source(teacher: TeacherConfig) -> dict:
-    return {
-        key: value
-        for key, value in asdict(teacher).items()
-        if key not in ("name", "batch_size", "max_tokens_per_batch")
-    }
+    """What makes a teacher's vectors what they are (a resumed store must have been made the same way);
+    the long-input settings only when they matter, so that stores made before them still resume."""
+    skipped = {"name", "batch_size", "max_tokens_per_batch"}
+    if teacher.long_inputs == "truncate":
+        skipped |= {"long_inputs", "chunk_overlap"}
+    return {key: value for key, value in asdict(teacher).items() if key not in skipped}
 
 
 def _check_header(folder: Path, header: dict) -> None:
@@ -145,6 +146,8 @@ def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, r
                 batch_size=teacher.batch_size,
                 max_tokens_per_batch=teacher.max_tokens_per_batch,
                 max_length=teacher.max_length,
+                long_inputs=teacher.long_inputs,
+                chunk_overlap=teacher.chunk_overlap,
                 show_progress_bar=False,
             )
             for start in range(0, len(texts), config.chunk_rows)

@@ -2,7 +2,8 @@
 # The GPU checks, prepared to run in one call on a lent GPU machine (e.g. the device tool):
 #   bash benchmarks/gpu_check.sh            # results land in benchmarks/results/ and, if set, in $OUT
 # Installs the package (the machine's CUDA torch is kept), then times the 600M-shaped model in bf16
-# with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1; then stage-3 training steps.
+# with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1; then stage-3 training steps;
+# then long documents (compress-to-fit vs chunking, 2k-32k tokens).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet -e . 2>&1 | grep -v "^WARNING" || true
@@ -16,3 +17,6 @@ python benchmarks/train_gpu.py --batch-size 4 --accumulation 4 --steps 6 --json 
 python benchmarks/train_gpu.py --batch-size 4 --accumulation 4 --steps 4 --gradient-cache \
     --json benchmarks/results/train_gpu-cuda-cache.json
 if [ -n "${OUT:-}" ]; then cp benchmarks/results/train_gpu-cuda*.json "$OUT"/; fi
+# Long documents: compress-to-fit (512 / 1,024 positions) against chunk-and-mean, one document of 2k-32k tokens.
+python benchmarks/long_inputs_speed.py --device cuda --layers 28 --dtype bf16 --repeats 3
+if [ -n "${OUT:-}" ]; then cp benchmarks/results/long_inputs_speed-gpu.* "$OUT"/; fi

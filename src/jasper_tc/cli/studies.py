@@ -28,6 +28,15 @@ def _offline() -> None:
     huggingface_hub.constants.HF_HUB_OFFLINE = os.environ["HF_HUB_OFFLINE"].upper() in {"1", "ON", "YES", "TRUE"}
 
 
+def _page_from_results(output: Path, document: Path, write) -> None:
+    """``--document-only``: the page rewritten from ``OUTPUT/results.json`` alone (an error if there is none)."""
+    results_file = output / "results.json"
+    if not results_file.is_file():
+        raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
+    write(json.loads(results_file.read_text(encoding="utf-8")), document)
+    typer.echo(f"wrote {document}")
+
+
 @contextmanager
 def _phase_failures():
     """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause."""
@@ -106,14 +115,10 @@ def reproduce(
     from ..studies import full_study, reproduce, smoke_study, write_document
 
     if document_only:
-        results_file = output / "results.json"
-        if not results_file.is_file():
-            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
-        write_document(json.loads(results_file.read_text(encoding="utf-8")), document)
-    else:
-        study = (full_study if scale == "full" else smoke_study)(output)
-        with _phase_failures():
-            reproduce(study, document, say=lambda text: typer.echo(text, err=True))
+        return _page_from_results(output, document, write_document)
+    study = (full_study if scale == "full" else smoke_study)(output)
+    with _phase_failures():
+        reproduce(study, document, say=lambda text: typer.echo(text, err=True))
     typer.echo(f"wrote {document}")
 
 
@@ -137,13 +142,8 @@ def compression_study(
     from ..studies.compression import VARIANTS, CompressionStudy, run_compression_study
     from ..studies.compression_page import write_page
 
-    results_file = output / "results.json"
     if document_only:
-        if not results_file.is_file():
-            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
-        write_page(json.loads(results_file.read_text(encoding="utf-8")), document)
-        typer.echo(f"wrote {document}")
-        return
+        return _page_from_results(output, document, write_page)
     variants = VARIANTS
     if only:
         names = [n.strip() for n in only.split(",")]
@@ -181,13 +181,8 @@ def long_documents_study(
     from ..studies.long_documents import LongDocumentStudy, run_long_document_study
     from ..studies.long_documents_page import write_long_document_page
 
-    results_file = output / "results.json"
     if document_only:
-        if not results_file.is_file():
-            raise typer.BadParameter(f"{results_file} does not exist: run the study first (without --document-only)")
-        write_long_document_page(json.loads(results_file.read_text(encoding="utf-8")), document)
-        typer.echo(f"wrote {document}")
-        return
+        return _page_from_results(output, document, write_long_document_page)
     models = {}
     for item in model or ["original=sentence-transformers/all-MiniLM-L6-v2"]:
         label, _, path = item.partition("=")

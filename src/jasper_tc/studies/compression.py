@@ -10,7 +10,6 @@ stages. Runs are kept in the output folder and skipped when present, so the stud
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from ..adapt.measure import evaluate
 from ..adapt.pipeline import stage_settings, teacher_store, train_stages, write_training_texts
 from ..atomic import atomic_write_json, atomic_write_text
 from ..phases import PhaseClock
-from ..resources import DATA
+from .quickstart import english_paragraphs
 
 __all__ = ["VARIANTS", "Variant", "run_compression_study"]
 
@@ -101,17 +100,6 @@ class CompressionStudy:
     extra: dict = field(default_factory=dict)
 
 
-def _english_sample(count: int, path: Path) -> Path:
-    """The first ``count`` English paragraphs of the shipped sample, as a corpus file."""
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(DATA / "quickstart" / "paragraphs.jsonl.gz", "rt", encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle]
-        english = [r for r in rows if r["id"].startswith("wikien")][:count]
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in english))
-    return path
-
-
 def _packed(sample: Path, path: Path) -> Path:
     """The sample, then texts of ``PACKED_GROUP`` consecutive paragraphs joined: longer training texts."""
     if not path.is_file():
@@ -126,7 +114,7 @@ def _packed(sample: Path, path: Path) -> Path:
 
 
 def _corpus(study: CompressionStudy, key: str) -> Path:
-    sample = _english_sample(study.paragraphs, study.output / "corpora" / "sample.jsonl")
+    sample = english_paragraphs(study.paragraphs, study.output / "corpora" / "sample.jsonl")
     if key == "packed":
         return _packed(sample, study.output / "corpora" / "packed.jsonl")
     return sample if key == "sample" else study.large_corpus

@@ -18,7 +18,7 @@ from ..adapt.pipeline import SMOKE, SMOKE_OVERRIDES
 from ..atomic import atomic_write_text
 from ..resources import DATA
 
-__all__ = ["QUICKSTART_MODEL", "quickstart_plan"]
+__all__ = ["QUICKSTART_MODEL", "english_paragraphs", "quickstart_plan"]
 
 QUICKSTART_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 SIZES = {  # (paragraphs, stage overrides, eval limit, ratios) per scale
@@ -27,7 +27,7 @@ SIZES = {  # (paragraphs, stage overrides, eval limit, ratios) per scale
 }
 
 
-def _english_paragraphs(count: int, path: Path) -> Path:
+def english_paragraphs(count: int, path: Path) -> Path:
     """The first ``count`` English paragraphs of the shipped sample, as the training corpus."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def _english_paragraphs(count: int, path: Path) -> Path:
 def quickstart_plan(output: Path, scale: str = "full") -> AdaptPlan:
     """``adapt``'s plan for the quickstart at ``scale`` (``full`` or ``smoke``)."""
     paragraphs, overrides, eval_limit, ratios = SIZES[scale]
-    corpus = _english_paragraphs(paragraphs, output / "data" / "paragraphs.jsonl")
+    corpus = english_paragraphs(paragraphs, output / "data" / "paragraphs.jsonl")
     return AdaptPlan(
         model=QUICKSTART_MODEL,
         corpus=corpus,

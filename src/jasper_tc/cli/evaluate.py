@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,11 @@ def evaluate(
     ] = True,
     latency: Annotated[bool, typer.Option(help="Also measure latency vs input length on long documents.")] = True,
     batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
+    max_length: Annotated[int | None, typer.Option(help="Tokens read per input (default the model's).")] = None,
+    long_inputs: Annotated[
+        str, typer.Option(help="Inputs past the window: truncate, fit (compress to --token-budget) or chunk.")
+    ] = "truncate",
+    token_budget: Annotated[int | None, typer.Option(help="fit: positions per input after compression.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
     allow_errors: Annotated[
@@ -67,7 +73,15 @@ def evaluate(
     name = name or Path(model).name or model
     output = output or Path("eval-runs") / name
     encoder = load(model, device=device, dtype=dtype)
-    records = run_suite(encoder, config, root, ratio_list, output, model_name=name, batch_size=batch_size)
+    options = {"long_inputs": long_inputs} | ({"token_budget": token_budget} if token_budget is not None else {})
+    try:
+        encoder.plan_long_inputs(long_inputs, max_length, token_budget, 32)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    records = run_suite(
+        encoder, config, root, ratio_list, output, model_name=name, batch_size=batch_size, max_length=max_length,
+        long_inputs=options,
+    )  # fmt: skip
     table = report.results_table(records)
     (output / "table.md").write_text(table, encoding="utf-8")
     report.plot_quality(records, output / "quality_vs_ratio.png", f"{name}: quality vs compression ratio")
@@ -79,7 +93,8 @@ def evaluate(
             raise typer.Exit(1) from None
         rows = report.measure_latency(encoder, documents, [128, 256, 512, 1024, 2048], ratio_list)
         (output / "latency.json").write_text(json.dumps(rows, indent=1))
-        report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, 2-core CPU")
+        cores = os.cpu_count()
+        report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, {cores}-core CPU")
     typer.echo(table)
     typer.echo(f"results, table and plots in {output}/")
     if failed := failed_tasks(records):

@@ -48,10 +48,17 @@ def failed_tasks(records: list[dict]) -> dict[str, list[dict]]:
 class EmbeddingCache:
     """Embeddings by text for one encoder: short texts are shared across ratios."""
 
-    def __init__(self, encoder: Encoder, batch_size: int = 32, max_length: int | None = None) -> None:
+    def __init__(
+        self, encoder: Encoder, batch_size: int = 32, max_length: int | None = None, long_inputs: dict | None = None
+    ) -> None:
         self.encoder = encoder
         self.batch_size = batch_size
-        self.max_length = encoder.resolve_max_length(max_length)
+        self.long_inputs = dict(long_inputs or {})  # long_inputs, token_budget, chunk_overlap
+        mode = self.long_inputs.get("long_inputs", "truncate")
+        self.max_length = max_length if mode != "truncate" else encoder.resolve_max_length(max_length)
+        if mode != "truncate":
+            options = {k: v for k, v in self.long_inputs.items() if k != "long_inputs"}
+            encoder.plan_long_inputs(mode, max_length, options.get("token_budget"), options.get("chunk_overlap", 32))
         self.short: dict[str, np.ndarray] = {}  # texts within the threshold: any ratio
         self.by_ratio: dict[float, dict[str, np.ndarray]] = {}
         self.encoded = 0
@@ -66,12 +73,14 @@ class EmbeddingCache:
                 batch_size=self.batch_size,
                 max_length=self.max_length,
                 return_details=True,
+                **self.long_inputs,
                 show_progress_bar=False,
             )
             self.encoded += len(missing)
             threshold = self.encoder.backend.length_threshold
             for text, vector, detail in zip(missing, vectors, details):
-                (self.short if min(detail.tokens, self.max_length) <= threshold else cache)[text] = vector
+                seen = detail.tokens if self.max_length is None else min(detail.tokens, self.max_length)
+                (self.short if seen <= threshold else cache)[text] = vector  # short: the same at any ratio
         return np.stack([self.short[t] if t in self.short else cache[t] for t in texts])
 
 
@@ -104,15 +113,17 @@ def run_suite(
     model_name: str,
     batch_size: int = 32,
     max_length: int | None = None,
+    long_inputs: dict | None = None,
 ) -> list[dict]:
     """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records.
 
     ``max_length`` cuts every input to that many tokens (default: the model's own limit), so that
-    models with different limits are compared on the same text.
+    models with different limits are compared on the same text. ``long_inputs`` (``{"long_inputs":
+    "fit", "token_budget": 512}`` or ``{"long_inputs": "chunk"}``) reads long inputs past the window.
     """
     results_dir = output / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(encoder, batch_size, max_length)
+    cache = EmbeddingCache(encoder, batch_size, max_length, long_inputs)
     loaded: dict[str, LoadedTask | str] = {}
     for task in suite.tasks:
         try:
@@ -153,6 +164,7 @@ def run_suite(
             "model": model_name,
             "ratios": ratios,
             "max_length": cache.max_length,
+            "long_inputs": cache.long_inputs,
             "results": records,
             "texts_encoded": cache.encoded,
         },

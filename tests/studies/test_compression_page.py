@@ -42,5 +42,7 @@ def test_the_page_puts_each_run_beside_the_original_and_names_the_best_per_quest
     assert "| base | `base` | everything trains" in text and "| 10.0 | 90.00 | 88.00 | 86.00 | 80.00 | 76.00 |" in text
     assert "| 100.0 | 96.4 | 92.8 | 79.00 |" in text
     assert "| reference | `original` | original, pooled training-free (no training) | – |" in text
-    assert "- **what trains**: `mlp-only` 87.7% — best `mlp-only`" in text  # (91.0 at 0.33 + 84.4 at 0.1) / 2
+    # mlp-only: (91.0 at 0.33 + 84.4 at 0.1) / 2; the base: (96.4 + 92.8) / 2
+    assert "- **base**: 94.6%; two seeds land 0.0 points apart." in text
+    assert "- **what trains**: `mlp-only` 87.7% — none is above the base by more than twice the seed spread." in text
     assert (tmp_path / "compression" / "quality_vs_ratio.png").stat().st_size > 10_000

@@ -11,6 +11,7 @@ stages. Runs are kept in the output folder and skipped when present, so the stud
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -145,6 +146,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
         "original": original,
         "runs": runs,
         "timings_s": dict(clock.timings),
+        "machine": {"cpu_count": os.cpu_count()},
     }
     results["study"]["large_corpus"] = str(study.large_corpus) if study.large_corpus else None
     atomic_write_json(out / "results.json", results)

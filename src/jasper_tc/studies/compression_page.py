@@ -60,21 +60,32 @@ def _table(results: dict) -> str:
 
 
 def _verdicts(results: dict) -> list[str]:
-    """Per question, the run with the best mean long-task share over the ratios below 1."""
+    """Per question, each run's mean long-task share over the ratios below 1, against the base run's (and
+    how far two seeds of the base land apart, the noise to read them against)."""
     original = run_scores(results["original"])
     low = [r for r in results["study"]["ratios"] if r < 1]
-    best: dict[str, tuple[float, str]] = {}
-    groups: dict[str, list[str]] = {}
+    value, groups = {}, {}
     for group, _, name, scores, train_s in _rows(results):
-        if train_s is None:
+        if train_s is not None:
+            value[name] = float(np.mean([_share(scores, original, r) for r in low]))
+            groups.setdefault(group, []).append(name)
+    if "base" not in value:
+        return []
+    spread = max(abs(value[n] - value["base"]) for n in groups.get("base", ["base"]))
+    noise = 2 * spread  # one pair of seeds is a lower bound of the noise: ask for twice its spread
+    lines = [f"- **base**: {value['base']:.1f}%; two seeds land {spread:.1f} points apart."]
+    for group, names in groups.items():
+        if group == "base":
             continue
-        value = float(np.mean([_share(scores, original, r) for r in low]))
-        groups.setdefault(group, []).append(f"`{name}` {value:.1f}%")
-        if group not in best or value > best[group][0]:
-            best[group] = (value, name)
-    return [
-        f"- **{group}**: {', '.join(groups[group])} — best `{best[group][1]}`" for group in groups if group != "base"
-    ]
+        better = [n for n in names if value[n] > value["base"] + noise]
+        named = ", ".join(f"`{n}`" for n in better)
+        verdict = (
+            f"above the base by more than twice the seed spread: {named}"
+            if better
+            else ("none is above the base by more than twice the seed spread")
+        )
+        lines.append(f"- **{group}**: " + ", ".join(f"`{n}` {value[n]:.1f}%" for n in names) + f" — {verdict}.")
+    return lines
 
 
 def _plot(results: dict, path: Path) -> None:
@@ -119,13 +130,15 @@ def write_page(results: dict, page: Path) -> None:
             f"Training texts: the first {study['paragraphs']} English paragraphs of the shipped sample plus their",
             "first sentences (the `large` run: the first "
             f"{study['large_paragraphs']} of the development paragraph file). Base budget: "
-            f"{', '.join(study['base_overrides'])}; seed 0 unless the row says otherwise.",
+            f"{', '.join(study['base_overrides'])}; seed 0 unless the row says otherwise. The training minutes are",
+            f"wall time on {results.get('machine', {}).get('cpu_count', 'a few')} CPU cores that were not always"
+            " otherwise idle: read them as rough.",
             "",
             _table(results),
             "",
             "![quality vs ratio](" + f"{page.stem}/quality_vs_ratio.png)",
             "",
-            "## Per question (mean share of the original's ratio-1 score over the ratios below 1)",
+            "## Per question (mean share of the original's ratio-1 score over the long tasks and the ratios below 1)",
             "",
             *_verdicts(results),
             "",

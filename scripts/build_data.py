@@ -219,7 +219,8 @@ def build_long_retrieval(shared: Path, out: Path, language: str) -> str:
     qrels = [{"query-id": q["_id"], "corpus-id": d["_id"], "score": 1} for q, d in zip(queries, corpus)]
     write(out / f"{base}/qrels/test.tsv", tsv(qrels, ["query-id", "corpus-id", "score"]))
     median = sorted(len(d["text"]) for d in corpus)[len(corpus) // 2]
-    return f"{base}: {len(corpus)} articles (median {median:,} characters), queries at median depth {sorted(depths)[len(depths) // 2]:.2f}"
+    depth = sorted(depths)[len(depths) // 2]
+    return f"{base}: {len(corpus)} articles (median {median:,} characters), queries at median depth {depth:.2f}"
 
 
 def main() -> None:

@@ -61,5 +61,6 @@ def test_the_cpu_recipe_runs_end_to_end(tmp_path):
         config = check_train_config(parse_config(TrainConfig, apply_overrides(data, overrides)), stage)
         previous = train(config).model
     student = jasper_tc.load(previous, device="cpu")
-    assert student.dimension == 384 and student.backend.model.config.text_config.num_hidden_layers == 6  # the whole MiniLM
+    layers = student.backend.model.config.text_config.num_hidden_layers
+    assert student.dimension == 384 and layers == 6  # the whole MiniLM
     assert student.encode(["a title", "a paragraph " * 100], compression_ratio=0.33).shape == (2, 384)

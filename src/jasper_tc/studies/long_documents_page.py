@@ -90,7 +90,8 @@ def write_long_document_page(results: dict, page: Path) -> None:
         "",
         _real_table(results),
         "",
-        "## Synthetic tasks (LongEmbed-style; 100 documents, 50 queries per length; nDCG@1 × 100)",
+        f"## Synthetic tasks (LongEmbed-style; {study['documents']} documents, {study['queries']} queries per length;"
+        " nDCG@1 × 100)",
         "",
         "![quality vs length](" + f"{page.stem}/quality_vs_length.png)",
         "",

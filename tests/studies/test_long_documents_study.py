@@ -1,0 +1,43 @@
+"""The long-document study on the real MiniLM at toy size: every model x strategy x task measured once, kept,
+and written up as a page with its two plots."""
+
+from __future__ import annotations
+
+import json
+
+from jasper_tc.studies.long_documents import STRATEGIES, LongDocumentStudy, run_long_document_study
+from jasper_tc.studies.long_documents_page import write_long_document_page
+
+
+def test_every_strategy_is_measured_once_and_the_page_shows_them(minilm_path, tmp_path):
+    study = LongDocumentStudy(
+        output=tmp_path / "runs",
+        models={"original": minilm_path},
+        lengths=(700,),
+        kinds=("passkey",),
+        real_tasks=(),  # the shipped LongWiki tasks are 100 whole articles each: too slow for a unit test
+        cap=768,
+        documents=10,
+        queries=5,
+    )
+    said: list[str] = []
+    results = run_long_document_study(study, said.append)
+    cells = {(row["strategy"], row["task"]): row for row in results["rows"]}
+    assert set(cells) == {(s, t) for s in STRATEGIES for t in ("passkey",)}
+    for row in cells.values():
+        assert 0.0 <= row["ndcg_at_1"] <= 1.0 and row["ms_per_doc"] > 0
+    assert cells[("truncate", "passkey")]["length"] == 700
+    # reading the whole 700-token document (chunk) finds facts that truncation to 256 tokens cut away
+    assert cells[("chunk", "passkey")]["ndcg_at_1"] > cells[("truncate", "passkey")]["ndcg_at_1"]
+
+    again: list[str] = []
+    assert run_long_document_study(study, again.append)["rows"] == results["rows"]
+    assert not any("original:" in line for line in again)  # kept measurements are not redone
+
+    page = tmp_path / "docs" / "long-documents.md"
+    write_long_document_page(results, page)
+    text = page.read_text(encoding="utf-8")
+    assert "10 documents, 5 queries per length" in text and "fit-512" in text
+    assert (page.parent / "long-documents" / "quality_vs_length.png").stat().st_size > 0
+    assert (page.parent / "long-documents" / "time_vs_length.png").stat().st_size > 0
+    assert json.loads((page.parent / "long-documents" / "results.json").read_text())["rows"] == results["rows"]

@@ -20,7 +20,7 @@ setup: $(BIN)/jasper-tc
 quickstart: setup
 	HF_HUB_OFFLINE=1 $(BIN)/jasper-tc quickstart
 
-reproduce: setup  # the report's claims at CPU scale (about 90 minutes): rewrites docs/reproduction.md
+reproduce: setup  # the report's claims at CPU scale (about 110 minutes on 2 cores): rewrites docs/reproduction.md
 	HF_HUB_OFFLINE=1 $(BIN)/jasper-tc reproduce
 
 test: setup

@@ -39,7 +39,7 @@ class Study:
 
 
 def full_study(output: Path) -> Study:
-    """The documented run: every paragraph and pair shipped, 256 tokens, about 90 minutes on 2 cores."""
+    """The documented run: every paragraph and pair shipped, 256 tokens, about 110 minutes on 2 cores."""
     plan = Plan(
         output=output,
         paragraphs_per_language=2000,

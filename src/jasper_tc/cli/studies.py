@@ -99,7 +99,7 @@ def reproduce(
     document: Annotated[Path, typer.Option(help="The Markdown page to write (plots go beside it).")] = Path(
         "docs/reproduction.md"
     ),
-    scale: Annotated[str, typer.Option(help="'full' (about 110 minutes on 2 cores) or 'smoke' (a toy check).")] = "full",
+    scale: Annotated[str, typer.Option(help="'full' (about 110 min on 2 cores) or 'smoke' (a toy check).")] = "full",
     document_only: Annotated[
         bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
     ] = False,

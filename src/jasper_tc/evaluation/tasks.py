@@ -1,4 +1,4 @@
-"""Local evaluation tasks: their config, and loading them from files in the layouts of ``shared/data``.
+"""Local evaluation tasks: their config, and loading them from files in the layouts the shipped data use.
 
 Formats: ``.tsv`` (tab-separated, UTF-8, header row, no quoting) and ``.jsonl``, either ``.gz``; retrieval
 in the BEIR layout (corpus/queries ``_id``+``text``, qrels ``query-id corpus-id score``). Loading

@@ -27,6 +27,7 @@ __all__ = [
     "count_records",
     "iter_corpus",
     "iter_records",
+    "iter_shards",
     "iter_triple_texts",
     "iter_triples",
     "scan_corpus",
@@ -199,8 +200,9 @@ def iter_corpus(corpus: CorpusConfig) -> Iterator[tuple[str, str]]:
     return iter_records(corpus.path, corpus.text_field, corpus.id_field)
 
 
-def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
-    """One pass before any model loads: count rows, fingerprint the content, refuse duplicates."""
+def scan_corpus(corpus: CorpusConfig, *, unique_texts: bool = True) -> CorpusScan:
+    """One pass before any model loads: count rows, fingerprint the content, refuse duplicate ids (and,
+    for training data, duplicate texts: a text twice would be its own negative)."""
     digest = hashlib.sha256(json.dumps(asdict(corpus) | {"path": None}, sort_keys=True).encode())
     ids: list[str] = []
     text_hashes: list[int] = []
@@ -214,7 +216,7 @@ def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
     hashes = np.array(text_hashes, dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
     same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
-    if same.size:
+    if unique_texts and same.size:
         first, second = sorted(order[[same[0], same[0] + 1]].tolist())
         where = "line" if corpus.id_field is None and corpus.format == "texts" else "id"
         raise CorpusError(
@@ -226,3 +228,24 @@ def scan_corpus(corpus: CorpusConfig) -> CorpusScan:
         duplicate = next(key for key in ids if key in seen or seen.add(key))
         raise CorpusError(f"{corpus.path}: the id {duplicate!r} is used by more than one record")
     return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)
+
+
+def iter_shards(
+    corpus: CorpusConfig, shards: list[int], shard_rows: int
+) -> Iterator[tuple[int, list[str], list[str]]]:
+    """``(shard, ids, texts)`` for each wanted shard, in order: shard ``k`` is rows ``[k*S, (k+1)*S)``."""
+    wanted = set(shards)
+    ids: list[str] = []
+    texts: list[str] = []
+    current = None
+    for row, (key, text) in enumerate(iter_corpus(corpus)):
+        shard = row // shard_rows
+        if shard != current:
+            if current in wanted:
+                yield current, ids, texts
+            current, ids, texts = shard, [], []
+        if shard in wanted:
+            ids.append(key)
+            texts.append(text)
+    if current in wanted:
+        yield current, ids, texts

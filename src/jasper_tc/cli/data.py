@@ -15,7 +15,13 @@ from . import app
 def encode(
     model: Annotated[str, typer.Option(help="Model folder or hub name.")],
     input: Annotated[Path, typer.Option("--input", help="Texts: .txt (one a line), .jsonl or .parquet (.gz ok).")],
-    output: Annotated[Path, typer.Option(help="Embeddings: .npy (input order) or .parquet (id + embedding).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="A .npy (input order) or .parquet (id + embedding) file; or a folder: shards and a manifest, "
+            "resumable, split over the processes of an accelerate launch / torchrun."
+        ),
+    ],
     field: Annotated[str, typer.Option(help="Text field of .jsonl/.parquet records.")] = "text",
     id_field: Annotated[str | None, typer.Option(help="Id field kept in .parquet output; default line number.")] = None,
     prompt_name: Annotated[str | None, typer.Option(help="A prompt of the model, e.g. query.")] = None,
@@ -32,38 +38,79 @@ def encode(
         int | None, typer.Option(help="fit: positions per input after compression (default the model's length).")
     ] = None,
     chunk_overlap: Annotated[int, typer.Option(help="chunk: tokens shared by neighbouring windows.")] = 32,
+    shard_rows: Annotated[int, typer.Option(help="Folder output: texts per shard (the unit of resuming).")] = 10_000,
+    shard_format: Annotated[
+        str, typer.Option(help="Folder output: parquet (id + embedding) or npy (the project's embedding store).")
+    ] = "parquet",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
-    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="fp32, bf16, fp16, int8 (CPU) or auto (the fastest this machine runs).")
+    ] = None,
 ) -> None:
-    """Embed a file of texts into a .npy or .parquet file, streamed, with a progress bar."""
+    """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import load
-    from ..encode.files import check_files, encode_file
+    from ..encode.files import OUTPUT_FORMATS, check_files, encode_file
 
     started = time.perf_counter()
+    settings = dict(
+        prompt_name=prompt_name,
+        compression_ratio=compression_ratio,
+        batch_size=batch_size,
+        max_tokens_per_batch=max_tokens_per_batch,
+        max_length=max_length,
+        long_inputs=long_inputs,
+        token_budget=token_budget,
+        chunk_overlap=chunk_overlap,
+    )
     try:
-        check_files(input, output, field, id_field)
-        encoder = load(model, device=device, dtype=dtype)
-        encoder.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)  # bad values: now, by name
-        rows = encode_file(
-            encoder,
-            input,
-            output,
-            text_field=field,
-            id_field=id_field,
-            prompt_name=prompt_name,
-            compression_ratio=compression_ratio,
-            batch_size=batch_size,
-            max_tokens_per_batch=max_tokens_per_batch,
-            max_length=max_length,
-            long_inputs=long_inputs,
-            token_budget=token_budget,
-            chunk_overlap=chunk_overlap,
-        )
+        if output.suffix not in OUTPUT_FORMATS:
+            rows, dimension = _encode_folder(
+                model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings
+            )
+        else:
+            check_files(input, output, field, id_field)
+            encoder = load(model, device=device, dtype=dtype)
+            encoder.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)  # bad values: now, by name
+            rows = encode_file(encoder, input, output, text_field=field, id_field=id_field, **settings)
+            dimension = encoder.dimension
     except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
-    typer.echo(f"{rows} embeddings of dimension {encoder.dimension} -> {output} in {elapsed:.1f}s")
+    if rows is not None:
+        typer.echo(f"{rows} embeddings of dimension {dimension} -> {output} in {elapsed:.1f}s")
+
+
+def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings):
+    """Sharded, resumable, multi-process encoding; (rows, dimension) on rank 0, (None, None) elsewhere."""
+    from ..corpus import CorpusConfig
+    from ..encode import load
+    from ..encode.sharded import encode_corpus
+
+    def load_encoder(rank_device: str | None):
+        encoder = load(model, device=rank_device, dtype=dtype)
+        encoder.plan_long_inputs(
+            settings["long_inputs"], settings["max_length"], settings["token_budget"], settings["chunk_overlap"]
+        )
+        return encoder
+
+    source = {
+        "model": model,
+        "dtype": dtype,
+        **{k: v for k, v in settings.items() if k not in ("batch_size", "max_tokens_per_batch")},
+    }
+    corpus = CorpusConfig(path=str(input), text_field=field, id_field=id_field)
+    manifest = encode_corpus(
+        load_encoder,
+        corpus,
+        output,
+        source=source,
+        shard_rows=shard_rows,
+        format=shard_format,
+        device=device,
+        **settings,
+    )
+    return (manifest.rows, manifest.dimension) if manifest is not None else (None, None)
 
 
 @app.command(rich_help_panel="From texts to vectors and students")

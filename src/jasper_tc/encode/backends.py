@@ -69,7 +69,7 @@ class JasperBackend:
 
     @property
     def device(self) -> torch.device:
-        return self.model.linear_1.weight.device
+        return self.model.get_input_embeddings().weight.device  # never quantized, unlike the linear layers
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         return self.model(input_ids, attention_mask, compression_ratio=compression_ratio)

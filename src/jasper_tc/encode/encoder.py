@@ -85,8 +85,10 @@ def check_texts(texts: object) -> tuple[list[str], bool]:
 class Encoder:
     """Embeds texts with a :class:`Backend`; made by :func:`jasper_tc.load`."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, precision: str = "fp32") -> None:
         self.backend = backend
+        self.precision = precision  # fp32, bf16, fp16 or int8: how the forward runs (``load``'s dtype)
+        self.precision_probe = None  # what dtype="auto" measured, when it chose
 
     def __repr__(self) -> str:
         return f"Encoder({self.backend.name!r}, dimension={self.dimension}, max_length={self.max_length})"

@@ -129,7 +129,8 @@ class JasperTCModel(PreTrainedModel):
             backbone_inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         token_states = self.model(**backbone_inputs).last_hidden_state  # (B, T, H)
         pooled = mean_pool(token_states, attention_mask)  # (B, H) float32
-        return self.linear_1(pooled.to(self.linear_1.weight.dtype))  # (B, embedding_dim)
+        weight = self.linear_1.weight  # a method, not a tensor, once dynamically quantized (it takes float32)
+        return self.linear_1(pooled.to(weight.dtype if isinstance(weight, torch.Tensor) else torch.float32))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):

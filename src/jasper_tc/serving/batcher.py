@@ -4,8 +4,11 @@ Each input of a request is an :class:`Item` with its own future, so a request la
 simply spread over several batches and reassembled by awaiting its items. A batch takes the oldest
 waiting items in arrival order, whatever their ratios (the pool takes one ratio per input, so a
 forward mixes them), while the batch's *padded tokens after compression* (what the forward costs) stay
-within ``max_batch_tokens``; it waits at most ``max_wait_ms`` for company. Items whose request was
-abandoned (client gone) are dropped before compute.
+within ``max_batch_tokens``; it waits at most ``max_wait_ms`` for company. Requests already accepted but
+still being tokenised are company on its way (``arriving``): while there are any, a batch also waits up
+to ``max_wait_ms`` after the previous forward ended, so that one-text requests from many clients meet
+in one forward instead of trickling through in small ones. Items whose request was abandoned (client
+gone) are dropped before compute.
 
 Under overload (more than ``overload_tokens`` queued, when enabled) the waiting items are compressed
 harder — their ratio lowered to ``overload_ratio`` — before anything is rejected; each item records the
@@ -72,6 +75,7 @@ class Batcher:
         self.on_batch, self.on_drop = on_batch, on_drop
         self.pending: deque[Item] = deque()
         self.queued_tokens = 0
+        self.arriving = 0  # requests accepted and being tokenised: see expect() / submit()
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jasper-model")  # one forward at a time
         self._task: asyncio.Task | None = None
@@ -88,9 +92,17 @@ class Batcher:
             await self._task
         self._executor.shutdown(wait=True)
 
-    def submit(self, token_ids: list[list[int]], ratio: float | list[float]) -> list[Item]:
+    def expect(self, delta: int) -> None:
+        """A request will submit soon (+1), or will not after all (-1); submit() counts its own arrival."""
+        self.arriving += delta
+        if delta < 0:
+            self._wake.set()
+
+    def submit(self, token_ids: list[list[int]], ratio: float | list[float], *, expected: bool = False) -> list[Item]:
         """Queue one request's inputs (one ratio for all, or one each); raises :class:`Overloaded` (nothing
-        queued) when there is no room."""
+        queued) when there is no room. ``expected``: the request announced itself with ``expect(1)``."""
+        if expected:
+            self.arriving -= 1
         loop = asyncio.get_running_loop()
         now = time.monotonic()
         ratios = ratio if isinstance(ratio, list) else [ratio] * len(token_ids)
@@ -152,6 +164,11 @@ class Batcher:
         costs = [item.cost(self.threshold) for item in self.pending]
         return len(costs) >= self.max_batch_size or max(costs) * len(costs) >= self.max_batch_tokens
 
+    def _deadline(self, free_since: float) -> float:
+        """Until when the next batch waits for company (see the module's docstring)."""
+        deadline = self.pending[0].enqueued + self.max_wait
+        return max(deadline, free_since + self.max_wait) if self.arriving > 0 else deadline
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -161,8 +178,10 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            deadline = self.pending[0].enqueued + self.max_wait
-            while not self._full() and not self._closing and (left := deadline - time.monotonic()) > 0:
+            free_since = time.monotonic()
+            while (
+                not self._full() and not self._closing and (left := self._deadline(free_since) - time.monotonic()) > 0
+            ):
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=left)

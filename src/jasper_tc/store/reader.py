@@ -20,6 +20,11 @@ class EmbeddingStore:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
         self.manifest = Manifest.load(self.folder)
+        if self.manifest.extra.get("format", "npy") != "npy":
+            raise StoreError(
+                f"{folder} holds {self.manifest.extra['format']} shards, for a vector database or pyarrow; "
+                "an EmbeddingStore reads npy shards (jasper-tc encode --format npy)"
+            )
         self.manifest.check_complete(self.folder)
         self._shards: list[np.ndarray | None] = [None] * len(self.manifest.shards)
         self._ids: IdIndex | None = None

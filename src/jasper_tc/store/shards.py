@@ -17,21 +17,61 @@ from .manifest import Manifest, ShardInfo, StoreError
 __all__ = ["finished_shards", "merge_manifest", "shard_file", "write_shard"]
 
 
-def shard_file(index: int) -> str:
-    return f"shard-{index:06d}.npy"
+SHARD_FORMATS = ("npy", "parquet")
 
 
-def write_shard(folder: str | os.PathLike, index: int, start: int, vectors: np.ndarray) -> ShardInfo:
-    """Write ``vectors`` as shard ``index`` (rows ``start..``); data first, then its sidecar."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(vectors), allow_pickle=False)
-    data = buffer.getvalue()
+def shard_file(index: int, format: str = "npy") -> str:
+    return f"shard-{index:06d}.{format}"
+
+
+def write_shard(
+    folder: str | os.PathLike,
+    index: int,
+    start: int,
+    vectors: np.ndarray,
+    *,
+    ids: list[str] | None = None,
+    format: str = "npy",
+) -> ShardInfo:
+    """Write ``vectors`` as shard ``index`` (rows ``start..``); data first, then its sidecar.
+
+    ``npy``: the matrix (what :class:`EmbeddingStore` memory-maps). ``parquet``: ``id`` and ``embedding``
+    columns, ready to bulk-load into a vector database (``ids`` required).
+    """
+    if format == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(vectors), allow_pickle=False)
+        data = buffer.getvalue()
+    elif format == "parquet":
+        if ids is None or len(ids) != len(vectors):
+            raise ValueError(f"a parquet shard needs one id per row: {len(vectors)} rows, {len(ids or [])} ids")
+        data = _parquet_bytes(ids, vectors)
+    else:
+        raise ValueError(f"shard format {format!r}: use one of {', '.join(SHARD_FORMATS)}")
     info = ShardInfo(
-        index=index, file=shard_file(index), start=start, rows=len(vectors), sha256=hashlib.sha256(data).hexdigest()
+        index=index,
+        file=shard_file(index, format),
+        start=start,
+        rows=len(vectors),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
     atomic_write_bytes(Path(folder) / info.file, data)
-    atomic_write_json(Path(folder) / info.file.replace(".npy", ".json"), asdict(info))
+    atomic_write_json(Path(folder) / f"{Path(info.file).stem}.json", asdict(info))
     return info
+
+
+def _parquet_bytes(ids: list[str], vectors: np.ndarray) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    vectors = np.ascontiguousarray(vectors)
+    flat = pa.array(vectors.reshape(-1), type=pa.from_numpy_dtype(vectors.dtype))
+    table = pa.table(
+        {"id": pa.array(ids, type=pa.string()), "embedding": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])}
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def finished_shards(folder: str | os.PathLike) -> dict[int, ShardInfo]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,8 +19,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_json
-from ..corpus import CorpusConfig, CorpusScan, iter_corpus, scan_corpus
+from ..corpus import CorpusScan, iter_shards, scan_corpus
 from ..encode import load
+from ..ranks import Ranks
 from ..store import (
     Manifest,
     StoreError,
@@ -38,30 +37,6 @@ __all__ = ["Ranks", "teach"]
 
 IDS_FOLDER = "ids"
 HEADER = "store.json"  # what a store is meant to hold, written before its first shard
-
-
-class Ranks:
-    """This process's place among the processes of an accelerate / torchrun launch (one if none)."""
-
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self._state = None
-        if self.world > 1:
-            from accelerate import PartialState
-
-            self._state = PartialState()
-            self.rank, self.world = self._state.process_index, self._state.num_processes
-        else:
-            self.rank = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def device(self, requested: str | None) -> str | None:
-        if requested is None and self._state is not None and self._state.device.type == "cuda":
-            return str(self._state.device)
-        return requested
 
 
 def _teacher_source(teacher: TeacherConfig) -> dict:
@@ -85,22 +60,6 @@ def _check_header(folder: Path, header: dict) -> None:
         raise StoreError(f"{folder} was made with other settings ({details}); use another output folder")
 
 
-def _shard_texts(corpus: CorpusConfig, todo: list[int], shard_rows: int) -> Iterator[tuple[int, list[str]]]:
-    wanted = set(todo)
-    texts: list[str] = []
-    current = None
-    for row, (_, text) in enumerate(iter_corpus(corpus)):
-        shard = row // shard_rows
-        if shard != current:
-            if current in wanted:
-                yield current, texts
-            current, texts = shard, []
-        if shard in wanted:
-            texts.append(text)
-    if current in wanted:
-        yield current, texts
-
-
 def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, ranks: Ranks) -> None:
     folder = Path(config.output) / teacher.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,7 +74,7 @@ def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, r
     _check_header(folder, header)
     shards = math.ceil(scan.rows / config.shard_rows)
     done = finished_shards(folder)
-    todo = [k for k in range(shards) if k % ranks.world == ranks.rank and k not in done]
+    todo = ranks.mine(shards, done)
     if not todo:
         return
     encoder = load(teacher.model, device=ranks.device(config.device), dtype=teacher.dtype)
@@ -136,7 +95,7 @@ def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, r
         position=ranks.rank,
         disable=not ranks.is_main and ranks.world > 8,
     )
-    for shard, texts in _shard_texts(config.corpus, todo, config.shard_rows):
+    for shard, _, texts in iter_shards(config.corpus, todo, config.shard_rows):
         parts = [
             encoder.encode(
                 texts[start : start + config.chunk_rows],

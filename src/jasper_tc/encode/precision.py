@@ -1,0 +1,122 @@
+"""How the forward runs on this machine: fp32, bf16 weights, or int8 linear layers -- chosen by measuring.
+
+A bf16 matmul runs 2-3x fp32 on CPUs with bf16 units (avx512_bf16, AMX) and far slower on CPUs without;
+int8 dynamic quantization of the linear layers pays where the CPU has VNNI. Neither can be assumed, so
+``dtype="auto"`` times each on a short probe and keeps the fastest whose embeddings stay within
+``min_cosine`` of fp32, and says what it picked (:class:`PrecisionProbe`). On a GPU it is bf16 (fp16
+where bf16 is missing), without a probe.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["CPU_PRECISIONS", "PrecisionProbe", "choose_precision", "cpu_flags", "set_precision"]
+
+log = logging.getLogger("jasper_tc.encode")
+
+CPU_PRECISIONS = ("fp32", "bf16", "int8")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+# Our own probe text: plain prose of every length the probe needs (no data file is read).
+_PROBE_TEXT = (
+    "A river that crosses three countries carries their history with it: the mills that once lined its banks, "
+    "the bridges rebuilt after every flood, the towns that grew where boats could be unloaded. Engineers who "
+    "study it measure how fast the water moves in spring, how much silt it leaves in the delta, and how the "
+    "dams upstream have changed the fish that swim there. Farmers watch the same river for different reasons. "
+    "A dry summer means the fields need water from deeper wells, and a wet autumn can flood the lower pastures "
+    "for weeks. Children learn its name before they learn to read a map, and old people remember the winter "
+    "it froze from one bank to the other, when the whole village walked across to the market on the far side."
+)
+
+
+def cpu_flags() -> list[str]:
+    """The CPU features that decide the fast path, as the kernel reports them (empty where unknown)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    line = next((row for row in text.splitlines() if row.startswith("flags")), "")
+    present = set(line.partition(":")[2].split())
+    return [flag for flag in _FLAGS_SHOWN if flag in present]
+
+
+def set_precision(model: nn.Module, precision: str, device: torch.device) -> nn.Module:
+    """``model`` converted in place (bf16/fp16/fp32) or replaced (int8: dynamically quantized linear layers)."""
+    if precision == "int8":
+        if device.type != "cpu":
+            raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization); this model is on {device}")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model.float(), {nn.Linear}, dtype=torch.qint8)
+    if precision not in _DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; use one of fp32, bf16, fp16, int8 or auto")
+    return model.to(_DTYPES[precision])
+
+
+@dataclass
+class PrecisionProbe:
+    """What ``dtype="auto"`` measured and picked."""
+
+    choice: str
+    texts_per_s: dict[str, float] = field(default_factory=dict)
+    min_cosine: dict[str, float] = field(default_factory=dict)
+    cpu_flags: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def summary(self) -> str:
+        if not self.texts_per_s:
+            return f"dtype=auto picked {self.choice} ({self.reason})"
+        base = self.texts_per_s.get("fp32") or 1.0
+        shown = ", ".join(
+            f"{name} {rate:.1f} texts/s ({rate / base:.2f}x, cosine {self.min_cosine.get(name, 1.0):.4f})"
+            for name, rate in self.texts_per_s.items()
+        )
+        flags = " ".join(self.cpu_flags) or "none of note"
+        return f"dtype=auto picked {self.choice} on this CPU (flags: {flags}): {shown}"
+
+
+def choose_precision(encoder, *, min_cosine: float = 0.999, repeats: int = 2) -> PrecisionProbe:
+    """Switch ``encoder`` (loaded in fp32) to the fastest precision within ``min_cosine`` of fp32; return
+    what was measured. Every candidate runs the same probe: 16 texts of 16-200 words, batch 16."""
+    backend = encoder.backend
+    device = backend.device
+    if device.type != "cpu":
+        choice = "bf16" if device.type != "cuda" or torch.cuda.is_bf16_supported() else "fp16"
+        backend.model = set_precision(backend.model, choice, device)
+        probe = PrecisionProbe(choice, reason=f"{device.type}: no probe")
+        encoder.precision, encoder.precision_probe = choice, probe
+        return probe
+    words = _PROBE_TEXT.split()
+    texts = [" ".join(words[: 16 + (i * 184) // 15]) for i in range(16)]
+    reference = None
+    probe = PrecisionProbe("fp32", cpu_flags=cpu_flags())
+    models = {"fp32": backend.model}
+    for name in CPU_PRECISIONS:
+        if name != "fp32":
+            try:
+                models[name] = set_precision(copy.deepcopy(models["fp32"]), name, device)
+            except (RuntimeError, NotImplementedError) as error:  # a kernel this build or CPU lacks
+                log.info("precision %s unavailable here: %s", name, error)
+                continue
+        backend.model = models[name]
+        encoder.encode(texts[:2], batch_size=16)  # warm-up
+        started = time.perf_counter()
+        for _ in range(repeats):
+            vectors = encoder.encode(texts, batch_size=16, output="torch")
+        probe.texts_per_s[name] = repeats * len(texts) / (time.perf_counter() - started)
+        reference = vectors if reference is None else reference
+        probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
+    allowed = [n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine]
+    probe.choice = max(allowed, key=probe.texts_per_s.__getitem__)
+    backend.model = models[probe.choice]
+    encoder.precision, encoder.precision_probe = probe.choice, probe
+    log.info(probe.summary())
+    return probe

@@ -230,9 +230,7 @@ def scan_corpus(corpus: CorpusConfig, *, unique_texts: bool = True) -> CorpusSca
     return CorpusScan(rows=len(ids), fingerprint=digest.hexdigest(), ids=ids)
 
 
-def iter_shards(
-    corpus: CorpusConfig, shards: list[int], shard_rows: int
-) -> Iterator[tuple[int, list[str], list[str]]]:
+def iter_shards(corpus: CorpusConfig, shards: list[int], shard_rows: int) -> Iterator[tuple[int, list[str], list[str]]]:
     """``(shard, ids, texts)`` for each wanted shard, in order: shard ``k`` is rows ``[k*S, (k+1)*S)``."""
     wanted = set(shards)
     ids: list[str] = []

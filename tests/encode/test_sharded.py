@@ -96,9 +96,7 @@ def test_npy_shards_make_an_embedding_store_readable_by_id(tmp_path, corpus, tin
     finish(run_encode(tiny_qwen3_checkpoint, corpus, output, "--shard-format", "npy", "--compression-ratio", "0.5"))
     store = EmbeddingStore(output)
     rows = [json.loads(line) for line in corpus.read_text().splitlines()]
-    expected = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu").encode(
-        [rows[100]["text"]], compression_ratio=0.5
-    )
+    expected = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu").encode([rows[100]["text"]], compression_ratio=0.5)
     np.testing.assert_allclose(store.by_id(rows[100]["id"]), expected[0], atol=1e-5)
     store.verify()
 

@@ -131,6 +131,26 @@ def test_a_lone_input_waits_max_wait_ms_for_company_and_a_full_batch_does_not():
     assert model.forwards[0].at - enqueued < 5.0  # far below the 10 s it would wait for company
 
 
+def test_a_batch_waits_for_requests_still_being_tokenised():
+    """After a forward, the next batch waits for announced requests (expect(1)) up to max_wait_ms after the
+    batcher became free, even when its oldest item has waited longer than that."""
+
+    async def scenario(batcher):
+        [first] = batcher.submit([tagged(1, 5)], 0.5)
+        await first.future  # a forward ran; the batcher is free again
+        batcher.expect(1)  # one request is tokenising...
+        await asyncio.sleep(0.3)  # ...while an old-enough item queues
+        batcher.expect(1)
+        [old] = batcher.submit([tagged(2, 5)], 0.5, expected=True)
+        await asyncio.sleep(0.1)  # the second announced request arrives later, within max_wait_ms
+        [late] = batcher.submit([tagged(3, 5)], 0.5, expected=True)
+        return await vectors_of([old, late]), batcher.arriving
+
+    model, _, _, (vectors, arriving) = run(scenario, max_wait_ms=250)
+    assert [f.tags for f in model.forwards] == [[1], [2, 3]]  # without the wait: [[1], [2], [3]]
+    assert vectors == [2, 3] and arriving == 0
+
+
 def test_inputs_of_departed_clients_are_dropped_before_compute():
     async def scenario(batcher):
         first = batcher.submit([tagged(1, 5)], 0.5)  # at the head of the queue

@@ -70,6 +70,7 @@ def encode(
         else:
             check_files(input, output, field, id_field)
             encoder = load(model, device=device, dtype=dtype)
+            _say_precision(encoder)
             encoder.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)  # bad values: now, by name
             rows = encode_file(encoder, input, output, text_field=field, id_field=id_field, **settings)
             dimension = encoder.dimension
@@ -81,14 +82,26 @@ def encode(
         typer.echo(f"{rows} embeddings of dimension {dimension} -> {output} in {elapsed:.1f}s")
 
 
+def _say_precision(encoder) -> None:
+    if encoder.precision_probe is not None:
+        typer.echo(encoder.precision_probe.summary(), err=True)
+
+
 def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings):
     """Sharded, resumable, multi-process encoding; (rows, dimension) on rank 0, (None, None) elsewhere."""
     from ..corpus import CorpusConfig
     from ..encode import load
     from ..encode.sharded import encode_corpus
 
+    if dtype == "auto":
+        raise ValueError(
+            "--dtype auto picks per machine, and every shard of a folder must be made the same way: "
+            "run `jasper-tc encode --dtype auto` on one file to see what it picks, then give that dtype"
+        )
+
     def load_encoder(rank_device: str | None):
         encoder = load(model, device=rank_device, dtype=dtype)
+        _say_precision(encoder)
         encoder.plan_long_inputs(
             settings["long_inputs"], settings["max_length"], settings["token_budget"], settings["chunk_overlap"]
         )

@@ -70,7 +70,9 @@ def serve(
         float | None, typer.Option(help="Default ratio; default the model's.")
     ] = SERVE_DEFAULTS.default_ratio,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = SERVE_DEFAULTS.device,
-    dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = SERVE_DEFAULTS.dtype,
+    dtype: Annotated[
+        str | None, typer.Option(help="fp32, bf16, fp16, int8 (CPU) or auto (the fastest this machine runs).")
+    ] = SERVE_DEFAULTS.dtype,
 ) -> None:
     """Serve embeddings over HTTP: OpenAI /v1/embeddings, TEI /embed and /tokenize, /health, /ready, /metrics."""
     from ..serving import serve as run_server

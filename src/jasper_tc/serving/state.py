@@ -74,6 +74,8 @@ class ServerState:
         config = self.config
         try:
             encoder = await asyncio.to_thread(self.load)
+            if encoder.precision_probe is not None:
+                log.info(encoder.precision_probe.summary())
             await asyncio.to_thread(encoder.encode, ["probe"])  # ready means a real forward worked
             forward = config.forward_batch_size or (4 if encoder.backend.device.type == "cpu" else 32)
 

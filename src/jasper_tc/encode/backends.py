@@ -66,13 +66,16 @@ class JasperBackend:
         self.max_length = config.max_seq_length or min(tokenizer.model_max_length, self.position_limit or 1 << 30)
         self.length_threshold = config.length_threshold
         self.default_ratio = model.effective_ratio(None)
+        self.padding_free = False  # pack each batch's valid positions in one row (see JasperTCModel.forward)
 
     @property
     def device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device  # never quantized, unlike the linear layers
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
-        return self.model(input_ids, attention_mask, compression_ratio=compression_ratio)
+        return self.model(
+            input_ids, attention_mask, compression_ratio=compression_ratio, padding_free=self.padding_free
+        )
 
 
 def _shown(ratio: float | Tensor) -> str:

@@ -58,6 +58,7 @@ def load(
     *,
     device: str | torch.device | None = None,
     dtype: torch.dtype | str | None = None,
+    padding_free: bool = False,
 ) -> Encoder:
     """Load a model for encoding.
 
@@ -67,6 +68,8 @@ def load(
         dtype: e.g. ``torch.bfloat16`` or ``"bf16"``; ``"int8"`` (CPU: the linear layers dynamically
             quantized); ``"auto"``: the fastest this machine runs within cosine 0.999 of fp32, measured by a
             short probe (``encoder.precision_probe`` says what it measured). Default: as saved.
+        padding_free: Jasper-TC models on a causal backbone (Qwen3): each batch runs as one packed row
+            without padding (pays on a GPU with flash-attention; the same embeddings either way).
     """
     text = os.path.expanduser(resolve_model(name_or_path))
     looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1  # hub names are "owner/name"
@@ -84,6 +87,10 @@ def load(
             f"cannot load {text!r}: it is no local folder, and the hub is unreachable or has no such model "
             f"(offline machines: pass a folder). Cause: {error}"
         ) from None
+    if padding_free:
+        if not isinstance(encoder.backend, JasperBackend):
+            raise ValueError(f"padding_free applies to Jasper-TC models; {text} is a sentence-transformers model")
+        encoder.backend.padding_free = True
     if dtype == "auto":
         choose_precision(encoder)
     elif dtype == "int8":

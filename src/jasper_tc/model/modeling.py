@@ -46,6 +46,9 @@ def drop_pooler(backbone: PreTrainedModel) -> PreTrainedModel:
     return backbone
 
 
+PACKABLE_BACKBONES = frozenset({"qwen3", "qwen2", "llama", "mistral"})  # causal: packed inputs stay apart
+
+
 class JasperTCModel(PreTrainedModel):
     """A transformers backbone with a token compressor after its embedding lookup, pooled to one vector.
 
@@ -73,7 +76,9 @@ class JasperTCModel(PreTrainedModel):
             compression_ratio=config.compression_ratio,
             padding_side=config.padding_side,
         )
-        self._backbone_takes_positions = "position_ids" in inspect.signature(self.model.forward).parameters
+        backbone_parameters = inspect.signature(self.model.forward).parameters
+        self._backbone_takes_positions = "position_ids" in backbone_parameters
+        self._backbone_caches = "use_cache" in backbone_parameters  # a decoder: no KV cache for one pass
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -101,6 +106,7 @@ class JasperTCModel(PreTrainedModel):
         compression_ratio: float | Tensor | None = None,
         token_type_ids: Tensor | None = None,
         return_dict: bool | None = None,
+        padding_free: bool = False,
     ) -> Tensor:
         """Embed a padded batch.
 
@@ -111,6 +117,9 @@ class JasperTCModel(PreTrainedModel):
                 (a sequence or 1-D tensor) compresses each sample at its own ratio.
             token_type_ids, return_dict: accepted so that tokenizer outputs and sentence-transformers'
                 calls pass through; ignored (one segment per text, and the output is always a tensor).
+            padding_free: run the backbone on the batch's valid positions only, packed in one row (causal
+                backbones: flash-attention's variable-length kernels keep inputs apart on a GPU, a
+                block-diagonal mask elsewhere); the same embeddings without compute spent on padding.
 
         Returns:
             ``(B, embedding_dim)`` un-normalised embeddings in the model's dtype.
@@ -123,14 +132,44 @@ class JasperTCModel(PreTrainedModel):
             hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
         if bool((torch.as_tensor(ratio) < 1.0).any()):  # at 1.0 every input keeps its length: skip the pool
             hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
+        if padding_free:
+            pooled = self._packed_mean(hidden, attention_mask)
+            weight = self.linear_1.weight
+            return self.linear_1(pooled.to(weight.dtype if isinstance(weight, torch.Tensor) else torch.float32))
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
         if self._backbone_takes_positions:
             # Count positions from each sample's first valid token, whatever the padding side.
             backbone_inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        if self._backbone_caches:
+            backbone_inputs["use_cache"] = False
         token_states = self.model(**backbone_inputs).last_hidden_state  # (B, T, H)
         pooled = mean_pool(token_states, attention_mask)  # (B, H) float32
         weight = self.linear_1.weight  # a method, not a tensor, once dynamically quantized (it takes float32)
         return self.linear_1(pooled.to(weight.dtype if isinstance(weight, torch.Tensor) else torch.float32))
+
+    def _packed_mean(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
+        """Mean-pooled ``(B, H)`` float32 states of the valid positions, run as one packed row whose position
+        ids restart at 0 for each input (how transformers tells packed inputs apart)."""
+        model_type = self.config.text_config.model_type
+        if model_type not in PACKABLE_BACKBONES:
+            raise ValueError(
+                f"padding_free needs a causal backbone ({', '.join(sorted(PACKABLE_BACKBONES))}); this one is "
+                f"{model_type!r}, whose attention would mix the packed inputs"
+            )
+        valid = attention_mask.bool()
+        lengths = valid.sum(-1)  # (B,)
+        packed = hidden[valid].unsqueeze(0)  # (1, N, H)
+        starts = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)  # (N,)
+        positions = torch.arange(packed.shape[1], device=hidden.device) - starts
+        states = self.model(
+            inputs_embeds=packed, position_ids=positions.unsqueeze(0), use_cache=False
+        )  # no cache: a cache hides the packing
+        states = states.last_hidden_state[0]  # (N, H)
+        owner = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
+        summed = states.new_zeros(len(lengths), states.shape[-1], dtype=torch.float32).index_add_(
+            0, owner, states.float()
+        )
+        return summed / lengths.clamp(min=1).unsqueeze(-1).float()
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):

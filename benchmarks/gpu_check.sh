@@ -3,7 +3,8 @@
 #   bash benchmarks/gpu_check.sh            # results land in benchmarks/results/ and, if set, in $OUT
 # Installs the package (the machine's CUDA torch is kept), then times the 600M-shaped model in bf16
 # with sdpa at batch 32 over all 28 layers, lengths 128-2048, ratios 1 -> 0.1; then stage-3 training steps;
-# then long documents (compress-to-fit vs chunking, 2k-32k tokens).
+# then long documents (compress-to-fit vs chunking, 2k-32k tokens); then encode throughput at ratios 1 -> 0.1,
+# padded and padding-free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet -e . 2>&1 | grep -v "^WARNING" || true
@@ -20,3 +21,8 @@ if [ -n "${OUT:-}" ]; then cp benchmarks/results/train_gpu-cuda*.json "$OUT"/; f
 # Long documents: compress-to-fit (512 / 1,024 positions) against chunk-and-mean, one document of 2k-32k tokens.
 python benchmarks/long_inputs_speed.py --device cuda --layers 28 --dtype bf16 --repeats 3
 if [ -n "${OUT:-}" ]; then cp benchmarks/results/long_inputs_speed-gpu.* "$OUT"/; fi
+# Encode throughput of the 600M shape, ratios 1 -> 0.1, padded against padding-free batches (flash-attention's
+# variable-length kernels when flash-attn is installed, else sdpa's block-diagonal mask).
+ATTN=sdpa; python -c "import flash_attn" 2>/dev/null && ATTN=flash_attention_2
+python benchmarks/gpu_encode.py --device cuda --dtype bf16 --attn "$ATTN" --texts 512 --max-length 1024
+if [ -n "${OUT:-}" ]; then cp benchmarks/results/gpu_encode-cuda.* "$OUT"/; fi

@@ -41,3 +41,23 @@ def test_every_strategy_is_measured_once_and_the_page_shows_them(minilm_path, tm
     assert (page.parent / "long-documents" / "quality_vs_length.png").stat().st_size > 0
     assert (page.parent / "long-documents" / "time_vs_length.png").stat().st_size > 0
     assert json.loads((page.parent / "long-documents" / "results.json").read_text())["rows"] == results["rows"]
+
+
+def test_the_targets_table_compares_fit_with_chunk_and_truncate():
+    from jasper_tc.studies.long_documents_page import _targets
+
+    strategies = {"truncate": {"long_inputs": "truncate"}, "fit-256": {"long_inputs": "fit"}, "chunk": {}}
+    study = {"models": {"m": "path"}, "strategies": strategies, "real_tasks": ["LongWiki-en"], "kinds": ["passkey"]}
+    study["lengths"] = [512, 1024, 2048]
+    scores = {"truncate": (0.80, 0.10), "fit-256": (0.905, 0.30), "chunk": (0.92, 0.50)}  # (articles, synthetic)
+    times = {"truncate": 50.0, "fit-256": 100.0, "chunk": 400.0}
+    rows = []
+    for strategy, (article, synthetic) in scores.items():
+        rows.append({"model": "m", "strategy": strategy, "task": "LongWiki-en", "ndcg_at_10": article,
+                     "ms_per_doc": times[strategy]})  # fmt: skip
+        for length in study["lengths"]:  # 512 is under 4x the window: left out of the synthetic mean
+            value = 0.99 if length == 512 else synthetic
+            rows.append({"model": "m", "strategy": strategy, "task": "passkey", "length": length,
+                         "ndcg_at_1": value, "ms_per_doc": times[strategy]})  # fmt: skip
+    table = _targets({"study": study, "rows": rows})
+    assert "| m | fit-256 | -1.5 | +10.5 | 0.25 | -20.0 | +20.0 | 0.25 | yes / no |" in table

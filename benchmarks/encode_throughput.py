@@ -57,7 +57,7 @@ def retrieval_ndcg(encoder, ratio: float) -> dict[str, float]:
     cache = EmbeddingCache(encoder, 32, 256)
     return {
         task.name: 100 * score_task(load_task(task, root), cache, ratio)["ndcg_at_10"]
-        for task in select_tasks(suite, list(QUALITY_TASKS)).tasks
+        for task in select_tasks(suite, list(QUALITY_TASKS), prompts=False).tasks  # MiniLM has no prompts
     }
 
 

@@ -69,7 +69,12 @@ async def load(base: str, inputs: list[str], concurrency: int, ratio: float, per
         while queue:
             texts_of_request = queue.pop()
             start = time.perf_counter()
-            body = {"input": texts_of_request, "compression_ratio": ratio, "encoding_format": "base64"}  # as openai
+            body = {
+                "input": texts_of_request,
+                "compression_ratio": ratio,
+                "encoding_format": "base64",
+                "truncate": True,
+            }
             response = await http.post("/v1/embeddings", json=body)
             latencies.append(time.perf_counter() - start)
             errors += response.status_code != 200

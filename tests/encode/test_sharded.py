@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,12 +51,19 @@ def shard_bytes(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("shard-*"))}
 
 
-def test_two_processes_write_the_rows_one_process_writes(tmp_path, corpus, tiny_qwen3_checkpoint):
-    finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "one"))
-    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541")
-    finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "two", launcher=launcher))
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, corpus, tiny_qwen3_checkpoint) -> Path:
+    """An uninterrupted one-process run, batch 1 (slow enough for a kill to land between shards)."""
+    output = tmp_path_factory.mktemp("one") / "vectors"
+    finish(run_encode(tiny_qwen3_checkpoint, corpus, output, "--batch-size", "1"))
+    return output
 
-    one, two = shard_bytes(tmp_path / "one"), shard_bytes(tmp_path / "two")
+
+def test_two_processes_write_the_rows_one_process_writes(tmp_path, corpus, tiny_qwen3_checkpoint, one_process):
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541")
+    finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "two", "--batch-size", "1", launcher=launcher))
+
+    one, two = shard_bytes(one_process), shard_bytes(tmp_path / "two")
     assert len(one) == 2 * 15  # 15 parquet shards and their sidecars
     assert one == two
     table = pq.read_table(sorted((tmp_path / "two").glob("*.parquet")))  # as DuckDB's read_parquet('out/*.parquet')
@@ -64,15 +72,14 @@ def test_two_processes_write_the_rows_one_process_writes(tmp_path, corpus, tiny_
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["rows"] == 120 and manifest["dimension"] == 32 and manifest["extra"] == {"format": "parquet"}
 
-    first = pq.read_table(tmp_path / "one" / "shard-000000.parquet")
+    first = pq.read_table(one_process / "shard-000000.parquet")
     texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()[:8]]
     expected = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu").encode(texts)
     np.testing.assert_allclose(np.stack(first.column("embedding").to_numpy(zero_copy_only=False)), expected, atol=1e-5)
     assert first.column("id").to_pylist() == ids[:8]
 
 
-def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, corpus, tiny_qwen3_checkpoint):
-    finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "clean", "--batch-size", "1"))  # as the killed run
+def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, corpus, tiny_qwen3_checkpoint, one_process):
     killed = tmp_path / "killed"
     process = run_encode(tiny_qwen3_checkpoint, corpus, killed, "--batch-size", "1")
     deadline = time.time() + 240
@@ -85,9 +92,9 @@ def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, corpus, tiny_qwen3_che
     assert not (killed / "manifest.json").exists()
 
     finish(run_encode(tiny_qwen3_checkpoint, corpus, killed, "--batch-size", "1"))
-    assert shard_bytes(killed) == shard_bytes(tmp_path / "clean")
-    resumed, uninterrupted = (json.loads((p / "manifest.json").read_text()) for p in (killed, tmp_path / "clean"))
-    assert resumed.pop("name") == "killed" and uninterrupted.pop("name") == "clean"  # the folders' names
+    assert shard_bytes(killed) == shard_bytes(one_process)
+    resumed, uninterrupted = (json.loads((p / "manifest.json").read_text()) for p in (killed, one_process))
+    assert resumed.pop("name") == "killed" and uninterrupted.pop("name") == "vectors"  # the folders' names
     assert resumed == uninterrupted
 
 
@@ -101,9 +108,9 @@ def test_npy_shards_make_an_embedding_store_readable_by_id(tmp_path, corpus, tin
     store.verify()
 
 
-def test_a_folder_made_otherwise_is_refused_not_mixed(tmp_path, corpus, tiny_qwen3_checkpoint):
+def test_a_folder_made_otherwise_is_refused_not_mixed(tmp_path, corpus, tiny_qwen3_checkpoint, one_process):
     output = tmp_path / "out"
-    finish(run_encode(tiny_qwen3_checkpoint, corpus, output))
+    shutil.copytree(one_process, output)
     again = run_encode(tiny_qwen3_checkpoint, corpus, output, "--compression-ratio", "0.5")
     message = again.communicate(timeout=300)[0].decode()
     assert again.returncode == 2

@@ -18,8 +18,8 @@ def encode(
     output: Annotated[
         Path,
         typer.Option(
-            help="A .npy (input order) or .parquet (id + embedding) file; or a folder: shards and a manifest, "
-            "resumable, split over the processes of an accelerate launch / torchrun."
+            help="A .npy (input order) or .parquet (id + embedding) file; or a folder (no suffix): shards and a "
+            "manifest, resumable, split over the processes of an accelerate launch / torchrun."
         ),
     ],
     field: Annotated[str, typer.Option(help="Text field of .jsonl/.parquet records.")] = "text",
@@ -49,7 +49,7 @@ def encode(
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import load
-    from ..encode.files import OUTPUT_FORMATS, check_files, encode_file
+    from ..encode.files import check_files, encode_file
 
     started = time.perf_counter()
     settings = dict(
@@ -63,7 +63,7 @@ def encode(
         chunk_overlap=chunk_overlap,
     )
     try:
-        if output.suffix not in OUTPUT_FORMATS:
+        if not output.suffix or output.is_dir():  # a folder: shards and a manifest
             rows, dimension = _encode_folder(
                 model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings
             )

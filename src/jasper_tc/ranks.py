@@ -1,7 +1,8 @@
 """This process's place among the processes of an ``accelerate launch`` / ``torchrun`` run (one if none).
 
 Corpus-scale jobs (``teach``, sharded ``encode``) split work by rank alone: shard ``k`` belongs to rank
-``k % world``, so no collective call is needed and a rerun with another process count still works.
+``k % world``, so no collective call is needed (and no process group: the launchers' ``RANK``,
+``WORLD_SIZE`` and ``LOCAL_RANK`` say everything), and a rerun with another process count still works.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ __all__ = ["Ranks"]
 
 
 class Ranks:
-    """Rank and world size from the launcher's environment (accelerate's state when there is more than one)."""
+    """Rank, world size and local rank from the launcher's environment."""
 
     def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self._state = None
-        if self.world > 1:
-            from accelerate import PartialState
-
-            self._state = PartialState()
-            self.rank, self.world = self._state.process_index, self._state.num_processes
-        else:
-            self.rank = 0
+        try:
+            self.world = int(os.environ.get("WORLD_SIZE", "1"))
+            self.rank = int(os.environ.get("RANK", "0"))
+            self.local_rank = int(os.environ.get("LOCAL_RANK", str(self.rank)))
+        except ValueError as error:
+            raise ValueError(f"RANK / WORLD_SIZE / LOCAL_RANK must be integers: {error}") from None
+        if self.world < 1 or not 0 <= self.rank < self.world:
+            raise ValueError(f"RANK={self.rank} does not fit WORLD_SIZE={self.world}")
 
     @property
     def is_main(self) -> bool:
@@ -34,7 +34,10 @@ class Ranks:
         return [k for k in range(shards) if k % self.world == self.rank and k not in done]
 
     def device(self, requested: str | None) -> str | None:
-        """The requested device, else this rank's GPU under a multi-GPU launch (None: the default)."""
-        if requested is None and self._state is not None and self._state.device.type == "cuda":
-            return str(self._state.device)
+        """The requested device, else this process's GPU under a multi-process launch (None: the default)."""
+        if requested is None and self.world > 1:
+            import torch
+
+            if torch.cuda.is_available():
+                return f"cuda:{self.local_rank % torch.cuda.device_count()}"
         return requested

@@ -61,7 +61,10 @@ def one_process(tmp_path_factory, corpus, tiny_qwen3_checkpoint) -> Path:
 
 def test_two_processes_write_the_rows_one_process_writes(tmp_path, corpus, tiny_qwen3_checkpoint, one_process):
     launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541")
-    finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "two", "--batch-size", "1", launcher=launcher))
+    said = finish(run_encode(tiny_qwen3_checkpoint, corpus, tmp_path / "two", "--batch-size", "1", launcher=launcher))
+    # each process took its own shards (rank 1 had 7 of the 15), and only rank 0 reports the whole
+    assert "(rank 1 of 2): 100%" in said and "(rank 0 of 2): 100%" in said and "of 1)" not in said
+    assert "56/56" in said and said.count("120 embeddings of dimension 32") == 1
 
     one, two = shard_bytes(one_process), shard_bytes(tmp_path / "two")
     assert len(one) == 2 * 15  # 15 parquet shards and their sidecars

@@ -139,7 +139,9 @@ def test_two_processes_write_their_own_shards_and_merge(tmp_path, corpus, tiny_t
     assert run_teach(single).wait(timeout=300) == 0
     launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531")
     process = run_teach(double, *launcher)
-    assert process.wait(timeout=300) == 0, process.stdout.read().decode()[-3000:]
+    said = process.communicate(timeout=300)[0].decode()
+    assert process.returncode == 0, said[-3000:]
+    assert "tiny (rank 1): 100%" in said and "3/3" in said  # rank 1 embedded its 3 of the 6 shards
     for name in ("tiny", "fused"):
         assert shard_bytes(tmp_path / "two" / "out" / name) == shard_bytes(tmp_path / "one" / "out" / name)
     assert len(EmbeddingStore(tmp_path / "two" / "out" / "fused")) == 96

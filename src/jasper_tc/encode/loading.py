@@ -15,7 +15,7 @@ from ..model import JasperTCModel, resolve_model
 from ..model.release import is_jasper_config, read_config_json
 from .backends import JasperBackend, SentenceTransformerBackend
 from .encoder import Encoder
-from .precision import choose_precision, set_precision
+from .precision import check_int8_device, choose_precision, precision_name, set_precision
 
 __all__ = ["load"]
 
@@ -76,8 +76,8 @@ def load(
     if looks_local and not os.path.isdir(os.path.expanduser(text)):
         raise FileNotFoundError(f"no model folder at {text}")
     device = device or _default_device()
-    if dtype == "int8" and torch.device(device).type != "cpu":
-        raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization), not on {device}; use bf16")
+    if dtype == "int8":
+        check_int8_device(device)  # before the model loads
     try:
         encoder = _load(text, device, _resolve_dtype(dtype))
     except OSError as error:
@@ -97,7 +97,7 @@ def load(
         encoder.backend.model = set_precision(encoder.backend.model, "int8", encoder.backend.device)
         encoder.precision = "int8"
     elif dtype is not None:
-        encoder.precision = next(name for name, value in _DTYPES.items() if value == _resolve_dtype(dtype))
+        encoder.precision = precision_name(_resolve_dtype(dtype))
     return encoder
 
 

@@ -18,7 +18,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["CPU_PRECISIONS", "PrecisionProbe", "choose_precision", "cpu_flags", "set_precision"]
+__all__ = [
+    "CPU_PRECISIONS",
+    "PrecisionProbe",
+    "check_int8_device",
+    "choose_precision",
+    "cpu_flags",
+    "precision_name",
+    "set_precision",
+]
 
 log = logging.getLogger("jasper_tc.encode")
 
@@ -48,11 +56,20 @@ def cpu_flags() -> list[str]:
     return [flag for flag in _FLAGS_SHOWN if flag in present]
 
 
+def check_int8_device(device: str | torch.device) -> None:
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization), not on {device}; use bf16")
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` -> ``"bf16"``: what ``encoder.precision`` says."""
+    return next(name for name, value in _DTYPES.items() if value == dtype)
+
+
 def set_precision(model: nn.Module, precision: str, device: torch.device) -> nn.Module:
     """``model`` converted in place (bf16/fp16/fp32) or replaced (int8: dynamically quantized linear layers)."""
     if precision == "int8":
-        if device.type != "cpu":
-            raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization); this model is on {device}")
+        check_int8_device(device)
         import warnings
 
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic

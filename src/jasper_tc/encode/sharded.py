@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_write_json
 from ..corpus import CorpusConfig, iter_shards, scan_corpus
 from ..ranks import Ranks
-from ..store import Manifest, StoreError, finished_shards, merge_manifest, write_id_index, write_shard
+from ..store import Manifest, StoreError, check_header, finished_shards, merge_manifest, write_id_index, write_shard
 from .encoder import Encoder
 
 __all__ = ["encode_corpus"]
@@ -98,16 +98,9 @@ def encode_corpus(
 
 def _check_header(folder: Path, header: dict) -> None:
     """Refuse to resume into a folder made from another corpus, model, settings or sharding."""
-    path = folder / HEADER
-    if not path.is_file():
-        if finished_shards(folder):
-            raise StoreError(f"{folder} holds shards but no {HEADER}; use an empty or new output folder")
-        return
-    existing = json.loads(path.read_text(encoding="utf-8"))
-    differing = [key for key in header if existing.get(key) != header[key]]
-    if differing:
-        details = "; ".join(f"{k}: folder has {existing.get(k)!r}, now {header[k]!r}" for k in differing)
-        raise StoreError(f"{folder} was made with other settings ({details}); use another output folder")
+    if not (folder / HEADER).is_file() and finished_shards(folder):
+        raise StoreError(f"{folder} holds shards but no {HEADER}; use an empty or new output folder")
+    check_header(folder / HEADER, header)
 
 
 def _finish(folder: Path, scan, format: str) -> Manifest:

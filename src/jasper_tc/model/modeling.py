@@ -133,9 +133,7 @@ class JasperTCModel(PreTrainedModel):
         if bool((torch.as_tensor(ratio) < 1.0).any()):  # at 1.0 every input keeps its length: skip the pool
             hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
         if padding_free:
-            pooled = self._packed_mean(hidden, attention_mask)
-            weight = self.linear_1.weight
-            return self.linear_1(pooled.to(weight.dtype if isinstance(weight, torch.Tensor) else torch.float32))
+            return self._head(self._packed_mean(hidden, attention_mask))
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
         if self._backbone_takes_positions:
             # Count positions from each sample's first valid token, whatever the padding side.
@@ -143,7 +141,9 @@ class JasperTCModel(PreTrainedModel):
         if self._backbone_caches:
             backbone_inputs["use_cache"] = False
         token_states = self.model(**backbone_inputs).last_hidden_state  # (B, T, H)
-        pooled = mean_pool(token_states, attention_mask)  # (B, H) float32
+        return self._head(mean_pool(token_states, attention_mask))  # (B, H) float32 -> (B, embedding_dim)
+
+    def _head(self, pooled: Tensor) -> Tensor:
         weight = self.linear_1.weight  # a method, not a tensor, once dynamically quantized (it takes float32)
         return self.linear_1(pooled.to(weight.dtype if isinstance(weight, torch.Tensor) else torch.float32))
 

@@ -6,7 +6,7 @@ Imports nothing else from the package but its atomic file writers.
 from .ids import IdIndex, write_id_index
 from .manifest import Manifest, ShardInfo, StoreError, sha256_file
 from .reader import EmbeddingStore
-from .shards import finished_shards, merge_manifest, shard_file, write_shard
+from .shards import check_header, finished_shards, merge_manifest, shard_file, write_shard
 
 __all__ = [
     "EmbeddingStore",
@@ -14,6 +14,7 @@ __all__ = [
     "Manifest",
     "ShardInfo",
     "StoreError",
+    "check_header",
     "finished_shards",
     "merge_manifest",
     "sha256_file",

@@ -14,7 +14,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes, atomic_write_json
 from .manifest import Manifest, ShardInfo, StoreError
 
-__all__ = ["finished_shards", "merge_manifest", "shard_file", "write_shard"]
+__all__ = ["check_header", "finished_shards", "merge_manifest", "shard_file", "write_shard"]
 
 
 SHARD_FORMATS = ("npy", "parquet")
@@ -72,6 +72,18 @@ def _parquet_bytes(ids: list[str], vectors: np.ndarray) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
+
+
+def check_header(path: str | os.PathLike, header: dict) -> None:
+    """Refuse to resume into a folder whose header file (what it was made from) differs from ``header``."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    existing = json.loads(path.read_text(encoding="utf-8"))
+    differing = [key for key in header if existing.get(key) != header[key]]
+    if differing:
+        details = "; ".join(f"{k}: store has {existing.get(k)!r}, this run gives {header[k]!r}" for k in differing)
+        raise StoreError(f"{path.parent} was made with other settings ({details}); use another output folder")
 
 
 def finished_shards(folder: str | os.PathLike) -> dict[int, ShardInfo]:

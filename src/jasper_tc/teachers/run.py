@@ -25,6 +25,7 @@ from ..ranks import Ranks
 from ..store import (
     Manifest,
     StoreError,
+    check_header,
     finished_shards,
     merge_manifest,
     write_id_index,
@@ -48,18 +49,6 @@ def _teacher_source(teacher: TeacherConfig) -> dict:
     return {key: value for key, value in asdict(teacher).items() if key not in skipped}
 
 
-def _check_header(folder: Path, header: dict) -> None:
-    """Refuse to resume into a store made from another corpus, teacher or sharding."""
-    path = folder / HEADER
-    if not path.is_file():
-        return
-    existing = json.loads(path.read_text(encoding="utf-8"))
-    differing = [key for key in header if key != "dimension" and existing.get(key) != header[key]]
-    if differing:
-        details = "; ".join(f"{k}: store has {existing.get(k)!r}, config gives {header[k]!r}" for k in differing)
-        raise StoreError(f"{folder} was made with other settings ({details}); use another output folder")
-
-
 def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, ranks: Ranks) -> None:
     folder = Path(config.output) / teacher.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,7 +60,7 @@ def run_teacher(config: TeachConfig, teacher: TeacherConfig, scan: CorpusScan, r
         "shard_rows": config.shard_rows,
         "store_dtype": config.store_dtype,
     }
-    _check_header(folder, header)
+    check_header(folder / HEADER, header)
     shards = math.ceil(scan.rows / config.shard_rows)
     done = finished_shards(folder)
     todo = ranks.mine(shards, done)

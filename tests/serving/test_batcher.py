@@ -30,13 +30,16 @@ class Forward:
 
 
 class FakeModel:
-    """Stands in for ``Encoder.embed_token_ids``: records each call; an input's vector is its tag, 4 times."""
+    """Stands in for ``Encoder.embed_batch``: records each call; an input's vector is its tag, 4 times.
+    A tag's entry in ``delays`` makes a forward holding it take that long."""
 
-    def __init__(self) -> None:
+    def __init__(self, delays: dict[int, float] | None = None) -> None:
         self.forwards: list[Forward] = []
+        self.delays = delays or {}
 
     def __call__(self, token_ids: list[list[int]], ratios: list[float]) -> torch.Tensor:
         self.forwards.append(Forward(list(ratios), [ids[0] for ids in token_ids], time.monotonic()))
+        time.sleep(max((self.delays.get(ids[0], 0.0) for ids in token_ids), default=0.0))
         return torch.tensor([[float(ids[0])] * 4 for ids in token_ids])
 
 
@@ -44,12 +47,12 @@ def tagged(tag: int, length: int) -> list[int]:
     return [tag] * length
 
 
-def run(scenario, **limits):
+def run(scenario, delays=None, **limits):
     """Run ``scenario(batcher)`` on a fresh event loop with a started batcher, then stop it (queue drained).
 
     Returns the fake model, the ``on_drop`` and ``on_batch`` calls, and what the scenario returned.
     """
-    model, drops, batches = FakeModel(), [], []
+    model, drops, batches = FakeModel(delays), [], []
 
     async def main():
         batcher = Batcher(
@@ -181,3 +184,39 @@ def test_a_request_that_overflows_the_queue_is_refused_whole():
     model, _, _, state = run(scenario, max_queue_tokens=150)
     assert state == (1, 100, 1)  # nothing of the refused request was queued
     assert [f.tags for f in model.forwards] == [[1]]
+
+
+def test_a_forward_takes_the_oldest_input_and_the_waiting_ones_nearest_its_length():
+    async def scenario(batcher):
+        lengths = {1: 50, 2: 10, 3: 200, 4: 48, 5: 12, 6: 195}
+        items = batcher.submit([tagged(tag, n) for tag, n in lengths.items()], 1.0)
+        return await vectors_of(items)
+
+    model, _, _, vectors = run(scenario, max_batch_size=2)
+    # in arrival order the pairs would pad 10 to 50, 48 to 200 and 12 to 195
+    assert [f.tags for f in model.forwards] == [[1, 4], [2, 5], [3, 6]]
+    assert vectors == [1, 2, 3, 4, 5, 6]
+
+
+def test_model_threads_run_forwards_side_by_side_and_answer_each_when_it_ends():
+    """Two model threads: a slow forward does not hold back the next one, nor its answers."""
+
+    async def scenario(batcher):
+        slow = batcher.submit([tagged(1, 5)], 1.0)
+        await asyncio.sleep(0.05)  # the slow forward has started
+        quick = batcher.submit([tagged(2, 5)], 1.0)
+        await vectors_of(quick)
+        return slow[0].future.done()
+
+    model, _, _, slow_done = run(scenario, delays={1: 1.0}, workers=2, max_batch_size=1, max_wait_ms=0)
+    assert [f.tags for f in model.forwards] == [[1], [2]]
+    assert model.forwards[1].at - model.forwards[0].at < 0.5  # started while the slow one ran
+    assert not slow_done  # the quick one was answered first
+
+    model, _, _, slow_done = run(scenario, delays={1: 1.0}, workers=1, max_batch_size=1, max_wait_ms=0)
+    assert model.forwards[1].at - model.forwards[0].at >= 0.95 and slow_done  # one thread: in turn
+
+
+def test_workers_must_be_at_least_one():
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        Batcher(FakeModel(), **LIMITS, workers=0)

@@ -11,6 +11,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+import torch
 
 from jasper_tc.serving import ServeConfig
 
@@ -117,9 +118,14 @@ def test_64_concurrent_clients_get_offline_embeddings_with_zero_errors(minilm_st
         return [p for r in results for p in r]
 
     config = ServeConfig(model=minilm_student, api_key=KEY, max_wait_ms=20)
+    threads_before = torch.get_num_threads()
     with running(config) as (base, _):
+        limits = httpx.get(f"{base}/info", headers=auth()).json()["limits"]
+        assert limits["max_batch_size"] == 4  # the CPU default, as resolved
+        assert limits["model_threads"] == (2 if threads_before > 1 else 1)  # forwards ran side by side
         assert asyncio.run(main(base)) == []
         metrics = httpx.get(f"{base}/metrics", headers=auth()).text
+    assert torch.get_num_threads() == threads_before  # the server gave back the threads it shared out
     inputs = sum(len(rows) for requests in plan for rows, _, _ in requests)
     batches = float(
         next(line.split()[-1] for line in metrics.splitlines() if line.startswith("jasper_batch_inputs_count"))

@@ -33,13 +33,15 @@ def serve(
     max_batch_tokens: Annotated[
         int, typer.Option(help="Padded tokens (after compression) per forward.")
     ] = SERVE_DEFAULTS.max_batch_tokens,
-    max_batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = SERVE_DEFAULTS.max_batch_size,
+    max_batch_size: Annotated[
+        int | None, typer.Option(help="Inputs per forward; default 4 on CPU, 32 on GPU.")
+    ] = SERVE_DEFAULTS.max_batch_size,
     max_wait_ms: Annotated[
         float, typer.Option(help="How long a batch waits for more inputs.")
     ] = SERVE_DEFAULTS.max_wait_ms,
-    forward_batch_size: Annotated[
-        int | None, typer.Option(help="Inputs per length-sorted forward within a batch; default 4 on CPU, 32 on GPU.")
-    ] = SERVE_DEFAULTS.forward_batch_size,
+    model_threads: Annotated[
+        int | None, typer.Option(help="Forwards run at once, each on its share of the CPU threads; default 2 on CPU.")
+    ] = SERVE_DEFAULTS.model_threads,
     max_inputs: Annotated[int, typer.Option(help="Inputs per request.")] = SERVE_DEFAULTS.max_inputs,
     max_payload_bytes: Annotated[int, typer.Option(help="Request body size.")] = SERVE_DEFAULTS.max_payload_bytes,
     max_input_tokens: Annotated[
@@ -81,7 +83,7 @@ def serve(
         config = ServeConfig(
             model=model, name=name, host=host, port=port, api_key=api_key, device=device, dtype=dtype,
             max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-            forward_batch_size=forward_batch_size,
+            model_threads=model_threads,
             max_inputs=max_inputs, max_payload_bytes=max_payload_bytes, max_input_tokens=max_input_tokens,
             max_long_input_tokens=max_long_input_tokens,
             truncate=truncate, max_concurrent_requests=max_concurrent_requests, max_queue_tokens=max_queue_tokens,

@@ -199,8 +199,9 @@ def _add_status_routes(app: FastAPI, serving: ServerState) -> None:
                 "max_payload_bytes": config.max_payload_bytes,
                 "max_concurrent_requests": config.max_concurrent_requests,
                 "max_batch_tokens": config.max_batch_tokens,
-                "max_batch_size": config.max_batch_size,
+                "max_batch_size": serving.batcher.max_batch_size,  # as resolved for this device
                 "max_wait_ms": config.max_wait_ms,
+                "model_threads": serving.batcher.workers,
                 "truncate_by_default": config.truncate,
             },
         }

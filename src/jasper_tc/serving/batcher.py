@@ -1,14 +1,19 @@
-"""One queue, one task: batches filled across concurrent requests, run off the event loop.
+"""One queue, a few model threads: forwards filled across concurrent requests, run off the event loop.
 
-Each input of a request is an :class:`Item` with its own future, so a request larger than a batch is
-simply spread over several batches and reassembled by awaiting its items. A batch takes the oldest
-waiting items in arrival order, whatever their ratios (the pool takes one ratio per input, so a
-forward mixes them), while the batch's *padded tokens after compression* (what the forward costs) stay
-within ``max_batch_tokens``; it waits at most ``max_wait_ms`` for company. Requests already accepted but
-still being tokenised are company on its way (``arriving``): while there are any, a batch also waits up
-to ``max_wait_ms`` after the previous forward ended, so that one-text requests from many clients meet
-in one forward instead of trickling through in small ones. Items whose request was abandoned (client
-gone) are dropped before compute.
+Each input of a request is an :class:`Item` with its own future, so a request larger than a forward is
+simply spread over several and reassembled by awaiting its items. A forward takes the oldest waiting
+input and, from the next waiting ones, those nearest its length (padding is waste, and on a CPU most of
+the cost of mixed lengths), whatever their ratios (the pool takes one ratio per input, so a forward mixes
+them), while its *padded tokens after compression* (what it costs) stay within ``max_batch_tokens``. It
+waits at most ``max_wait_ms`` for company. Requests already accepted but still being tokenised are
+company on its way (``arriving``): while there are any, a forward also waits up to ``max_wait_ms`` after
+its thread's previous forward ended, so that one-text requests from many clients meet in one forward
+instead of trickling through in small ones. Items whose request was abandoned (client gone) are dropped
+before compute.
+
+``workers`` model threads each take the next forward when free and answer its items as soon as it ends,
+so clients send their next requests while other forwards run and the model never waits for a whole
+round of clients to come back.
 
 Under overload (more than ``overload_tokens`` queued, when enabled) the waiting items are compressed
 harder — their ratio lowered to ``overload_ratio`` — before anything is rejected; each item records the
@@ -29,6 +34,8 @@ from torch import Tensor
 from ..model import compressed_length
 
 __all__ = ["Batcher", "Item", "Overloaded"]
+
+COMPANION_WINDOW = 8  # a forward's companions are chosen among the oldest 8 x max_batch_size waiting inputs
 
 
 class Overloaded(Exception):
@@ -61,11 +68,16 @@ class Batcher:
         max_batch_size: int,
         max_wait_ms: float,
         max_queue_tokens: int,
+        workers: int = 1,
         overload_tokens: int | None = None,
         overload_ratio: float = 0.33,
         on_batch: Callable[[int, int, int], None] | None = None,
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
+        """``embed(token_ids, ratios)`` runs one forward and returns its rows; ``max_batch_size``: inputs per
+        forward; ``workers``: forwards that run at once, each in its own thread."""
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.embed = embed
         self.threshold = length_threshold
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
@@ -73,23 +85,24 @@ class Batcher:
         self.max_queue_tokens = max_queue_tokens
         self.overload_tokens, self.overload_ratio = overload_tokens, overload_ratio
         self.on_batch, self.on_drop = on_batch, on_drop
+        self.workers = workers
         self.pending: deque[Item] = deque()
         self.queued_tokens = 0
         self.arriving = 0  # requests accepted and being tokenised: see expect() / submit()
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jasper-model")  # one forward at a time
-        self._task: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="jasper-model")
+        self._tasks: list[asyncio.Task] = []
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="jasper-batcher")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._work(), name=f"jasper-model-{k}") for k in range(self.workers)]
 
     async def stop(self) -> None:
         """Finish every queued item, then stop (graceful shutdown)."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        await asyncio.gather(*self._tasks)
         self._executor.shutdown(wait=True)
 
     def expect(self, delta: int) -> None:
@@ -130,24 +143,26 @@ class Batcher:
                     self.queued_tokens -= before - item.cost(self.threshold)
 
     def _take_batch(self) -> list[Item]:
+        """The oldest waiting input and its companions nearest in cost (ties: the older), within budget."""
         while self.pending and self.pending[0].future.done():  # abandoned before it ran
             self._forget(self.pending.popleft())
         if not self.pending:
             return []
-        batch: list[Item] = []
-        longest = 0
-        for item in list(self.pending):
+        window: list[Item] = []
+        for item in list(self.pending)[: COMPANION_WINDOW * self.max_batch_size]:
             if item.future.done():
                 self.pending.remove(item)
                 self._forget(item)
-                continue
-            cost = item.cost(self.threshold)
-            if batch and (
-                len(batch) >= self.max_batch_size or max(longest, cost) * (len(batch) + 1) > self.max_batch_tokens
-            ):
+            else:
+                window.append(item)
+        oldest, cost = window[0], window[0].cost(self.threshold)
+        batch, longest = [oldest], cost
+        for item in sorted(window[1:], key=lambda other: abs(other.cost(self.threshold) - cost)):
+            if len(batch) >= self.max_batch_size:
                 break
-            batch.append(item)
-            longest = max(longest, cost)
+            if max(longest, item.cost(self.threshold)) * (len(batch) + 1) <= self.max_batch_tokens:
+                batch.append(item)
+                longest = max(longest, item.cost(self.threshold))
         for item in batch:
             self.pending.remove(item)
             self.queued_tokens -= item.cost(self.threshold)
@@ -169,18 +184,20 @@ class Batcher:
         deadline = self.pending[0].enqueued + self.max_wait
         return max(deadline, free_since + self.max_wait) if self.arriving > 0 else deadline
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _next_forward(self, free_since: float) -> list[Item] | None:
+        """The next forward, once full or waited enough; None: stopping, and nothing is left."""
         while True:
             if not self.pending:
                 if self._closing:
-                    return
+                    return None
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            free_since = time.monotonic()
             while (
-                not self._full() and not self._closing and (left := self._deadline(free_since) - time.monotonic()) > 0
+                self.pending
+                and not self._full()
+                and not self._closing
+                and (left := self._deadline(free_since) - time.monotonic()) > 0
             ):
                 self._wake.clear()
                 try:
@@ -195,14 +212,22 @@ class Batcher:
                 self.on_batch(
                     len(batch), sum(len(i.token_ids) for i in batch), sum(i.cost(self.threshold) for i in batch)
                 )
+            return batch
+
+    async def _work(self) -> None:
+        """One model thread's loop: take a forward, run it off the event loop, answer its items."""
+        loop = asyncio.get_running_loop()
+        free_since = time.monotonic()
+        while (forward := await self._next_forward(free_since)) is not None:
+            ids, ratios = [i.token_ids for i in forward], [i.ratio for i in forward]
             try:
-                ids, ratios = [i.token_ids for i in batch], [i.ratio for i in batch]
                 vectors = await loop.run_in_executor(self._executor, self.embed, ids, ratios)
-            except Exception as error:  # the batch fails as a whole; the server keeps serving
-                for item in batch:
+            except Exception as error:  # the forward fails as a whole; the server keeps serving
+                for item in forward:
                     if not item.future.done():
                         item.future.set_exception(error)
-                continue
-            for item, vector in zip(batch, vectors):
-                if not item.future.done():
-                    item.future.set_result(vector)
+            else:
+                for item, vector in zip(forward, vectors):
+                    if not item.future.done():
+                        item.future.set_result(vector)
+            free_since = time.monotonic()

@@ -20,11 +20,13 @@ class ServeConfig:
     dtype: str | None = None
     # Batching: padded tokens after compression per forward, inputs per forward, wait for company.
     max_batch_tokens: int = 16384
-    max_batch_size: int = 64
-    max_wait_ms: float = 5.0
-    # A queue batch runs as length-sorted forwards of at most this many inputs (less padding);
     # None: 4 on a CPU (matmuls are efficient from a few hundred rows; padding is waste), 32 on a GPU.
-    forward_batch_size: int | None = None
+    max_batch_size: int | None = None
+    max_wait_ms: float = 5.0
+    # Forwards run at once, each in its own thread on its share of torch's CPU threads. None: 2 on a CPU
+    # (one forward on every core stalls at each op whenever the server's own work takes a core; two on
+    # half each lose only the one that was paused), 1 on a GPU.
+    model_threads: int | None = None
     # Limits per request, and on the server as a whole.
     max_inputs: int = 512
     max_payload_bytes: int = 8 * 1024 * 1024
@@ -43,12 +45,13 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for key in ("max_batch_tokens", "max_batch_size", "max_inputs", "max_payload_bytes", "max_concurrent_requests",
+        for key in ("max_batch_tokens", "max_inputs", "max_payload_bytes", "max_concurrent_requests",
                     "max_queue_tokens", "overload_tokens", "max_long_input_tokens"):  # fmt: skip
             if getattr(self, key) < 1:
                 problems.append(f"{key} must be at least 1, got {getattr(self, key)}")
-        if self.forward_batch_size is not None and self.forward_batch_size < 1:
-            problems.append(f"forward_batch_size must be at least 1, got {self.forward_batch_size}")
+        for key in ("max_batch_size", "model_threads"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                problems.append(f"{key} must be at least 1, got {getattr(self, key)}")
         if self.max_input_tokens is not None and self.max_input_tokens < 1:
             problems.append(f"max_input_tokens must be at least 1, got {self.max_input_tokens}")
         if self.max_wait_ms < 0:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from starlette.requests import Request
 from torch import Tensor
 
@@ -22,6 +23,7 @@ from .batcher import Batcher, Overloaded
 from .config import ServeConfig
 from .errors import ApiError
 from .metrics import Metrics
+from .threads import ThreadShare
 
 __all__ = ["Embedded", "ServerState"]
 
@@ -77,18 +79,24 @@ class ServerState:
             if encoder.precision_probe is not None:
                 log.info(encoder.precision_probe.summary())
             await asyncio.to_thread(encoder.encode, ["probe"])  # ready means a real forward worked
-            forward = config.forward_batch_size or (4 if encoder.backend.device.type == "cpu" else 32)
+            on_cpu = encoder.backend.device.type == "cpu"
+            workers = config.model_threads or (2 if on_cpu and torch.get_num_threads() > 1 else 1)
+            self._torch_threads = torch.get_num_threads()  # restored at stop: the process may outlive the server
+            threads = ThreadShare(self._torch_threads, workers)
 
             def embed(token_ids: list[list[int]], ratios: list[float]):
-                return encoder.embed_token_ids(token_ids, ratios, batch_size=forward)
+                if on_cpu and workers > 1:
+                    return threads.run(encoder.embed_batch, token_ids, ratios)
+                return encoder.embed_batch(token_ids, ratios)
 
             batcher = Batcher(
                 embed,
                 length_threshold=encoder.backend.length_threshold,
                 max_batch_tokens=config.max_batch_tokens,
-                max_batch_size=config.max_batch_size,
+                max_batch_size=config.max_batch_size or (4 if on_cpu else 32),
                 max_wait_ms=config.max_wait_ms,
                 max_queue_tokens=config.max_queue_tokens,
+                workers=workers,
                 overload_tokens=config.overload_tokens if config.overload_compression else None,
                 overload_ratio=config.overload_ratio,
                 on_batch=self.metrics.batch,
@@ -96,7 +104,7 @@ class ServerState:
             )
             batcher.start()
             self.encoder, self.batcher, self.status = encoder, batcher, "ready"
-            log.info("model %s ready", config.model)
+            log.info("model %s ready (%d model threads)", config.model, workers)
         except Exception as error:  # reported by /ready, never raised into the event loop
             self.status, self.error = "failed", f"{type(error).__name__}: {error}"
             log.exception("loading %s failed", config.model)
@@ -105,6 +113,7 @@ class ServerState:
         """Finish the queued work (graceful shutdown)."""
         if self.batcher is not None:
             await self.batcher.stop()
+            torch.set_num_threads(self._torch_threads)
 
     def ready_encoder(self) -> Encoder:
         """The encoder, or 503 not_ready while it loads or after loading failed."""

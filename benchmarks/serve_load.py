@@ -11,6 +11,8 @@ against its own round's offline figure.
 Target: at concurrency 32 the server reaches >= 0.8x offline throughput.
 
     python benchmarks/serve_load.py [--requests 512] [--ratio 0.5] [--per-request 1,8] [--repeats 3]
+    python benchmarks/serve_load.py --per-request 1 --levels 32 --serve-args "--model-threads 1" \
+        --serve-args "--model-threads 2" --name serve_load-model-threads-cpu     # servers side by side
 """
 
 from __future__ import annotations
@@ -127,13 +129,13 @@ def plot(rows: list[dict], offline: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for k in sorted({r["per_request"] for r in rows}):
-        mine = [r for r in rows if r["per_request"] == k]
-        left.plot(
-            [r["concurrency"] for r in mine], [r["texts_per_s"] for r in mine], "o-", label=f"server, {k}/request"
-        )
-        right.plot([r["concurrency"] for r in mine], [r["p99_ms"] for r in mine], "s-", label=f"p99, {k}/request")
-        right.plot([r["concurrency"] for r in mine], [r["p50_ms"] for r in mine], "o--", label=f"p50, {k}/request")
+    several = len({r["flags"] for r in rows}) > 1
+    for flags, k in sorted({(r["flags"], r["per_request"]) for r in rows}):
+        mine = [r for r in rows if (r["flags"], r["per_request"]) == (flags, k)]
+        name = f"{k:.0f}/request" + (f", {flags}" if several else "")
+        left.plot([r["concurrency"] for r in mine], [r["texts_per_s"] for r in mine], "o-", label=f"server, {name}")
+        right.plot([r["concurrency"] for r in mine], [r["p99_ms"] for r in mine], "s-", label=f"p99, {name}")
+        right.plot([r["concurrency"] for r in mine], [r["p50_ms"] for r in mine], "o--", label=f"p50, {name}")
     left.axhline(offline, color="gray", linestyle="--", label="offline encode")
     left.axhline(0.8 * offline, color="gray", linestyle=":", label="0.8x offline")
     left.set(xscale="log", xlabel="concurrent clients", ylabel="texts/s", title="Throughput")
@@ -144,6 +146,26 @@ def plot(rows: list[dict], offline: float, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def start_server(model: str, flags: str) -> tuple[subprocess.Popen, str]:
+    """``jasper-tc serve`` with ``flags`` in its own process, once ready: the process and its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "jasper_tc", "serve", "--model", model, "--port", str(port), *flags.split()]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/ready").status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit(f"the server with flags {flags!r} did not start")
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=512)
@@ -151,45 +173,42 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--per-request", default="1,8", help="texts per request, one table block each")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of offline + every level; medians")
-    parser.add_argument("--serve-args", default="", help='extra `jasper-tc serve` flags, e.g. "--max-wait-ms 20"')
+    parser.add_argument(
+        "--serve-args", action="append",
+        help='`jasper-tc serve` flags, e.g. "--model-threads 1"; give it again to compare servers side by side, '
+        "their loads alternated in every round",
+    )  # fmt: skip
+    parser.add_argument("--name", default="serve_load-cpu", help="results/NAME.md and NAME.png")
     args = parser.parse_args()
+    variants = args.serve_args or [""]
     inputs = texts(args.requests)
-    levels = [(int(k), int(c)) for k in args.per_request.split(",") for c in args.levels.split(",")]
+    levels = [(flags, int(k), int(c)) for k in args.per_request.split(",") for c in args.levels.split(",")
+              for flags in variants]  # fmt: skip
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         import jasper_tc
 
         model = build_model(Path(tmp) / "model")
         encoder = jasper_tc.load(model, device="cpu")
-        port = free_port()
-        env = dict(os.environ, HF_HUB_OFFLINE="1")
-        command = [sys.executable, "-m", "jasper_tc", "serve", "--model", model, "--port", str(port)]
-        command += args.serve_args.split()
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.2)
+            for flags in variants:
+                servers[flags] = start_server(model, flags)
             offline, rounds = [], {level: [] for level in levels}
             for _ in range(args.repeats):
                 offline.append(offline_throughput(encoder, inputs, args.ratio))
-                for k, c in levels:
-                    row = asyncio.run(load(base, inputs, c, args.ratio, k))
-                    rounds[(k, c)].append({**row, "x_offline": row["texts_per_s"] / offline[-1]})
+                for flags, k, c in levels:
+                    row = asyncio.run(load(servers[flags][1], inputs, c, args.ratio, k))
+                    rounds[(flags, k, c)].append({**row, "x_offline": row["texts_per_s"] / offline[-1]})
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-    rows = [{key: statistics.median(r[key] for r in rounds[level]) for key in rounds[level][0]} for level in levels]
-    for row, level in zip(rows, levels):
+            for server, _ in servers.values():
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+    rows = []
+    for level in levels:
+        row = {key: statistics.median(r[key] for r in rounds[level]) for key in rounds[level][0]}
         row["x_range"] = (min(r["x_offline"] for r in rounds[level]), max(r["x_offline"] for r in rounds[level]))
         row["errors"] = sum(r["errors"] for r in rounds[level])  # over every round
+        rows.append({**row, "flags": level[0] or "(defaults)"})
     lines = [
         f"# Server load on loopback ({os.cpu_count()} CPU cores, MiniLM-3-layer student, ratio {args.ratio}, "
         f"{args.requests} paragraphs per level)",
@@ -199,23 +218,22 @@ def main() -> None:
         "",
         f"Medians of {args.repeats} rounds; `x offline` is against each round's own offline figure (min-max).",
         "",
-        "| texts/request | concurrency | texts/s | x offline | p50 ms | p99 ms | errors | inputs/forward "
-        "| client CPU (cores) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server flags | texts/request | concurrency | texts/s | x offline | p50 ms | p99 ms | errors "
+        "| inputs/forward | client CPU (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         low, high = r["x_range"]
         lines.append(
-            f"| {r['per_request']:.0f} | {r['concurrency']:.0f} | {r['texts_per_s']:.1f} | {r['x_offline']:.2f} "
-            f"({low:.2f}-{high:.2f}) | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} "
-            f"| {r['per_forward']:.1f} | {r['client_cpu']:.2f} |"
+            f"| `{r['flags']}` | {r['per_request']:.0f} | {r['concurrency']:.0f} | {r['texts_per_s']:.1f} "
+            f"| {r['x_offline']:.2f} ({low:.2f}-{high:.2f}) | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['errors']:.0f} | {r['per_forward']:.1f} | {r['client_cpu']:.2f} |"
         )
-    lines += ["", f"Server flags: `{args.serve_args or '(defaults)'}`."]
     text = "\n".join(lines) + "\n\nTarget: >= 0.80x offline at concurrency 32.\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_load-cpu.md").write_text(text)
-    plot(rows, statistics.median(offline), RESULTS / "serve_load-cpu.png")
+    (RESULTS / f"{args.name}.md").write_text(text)
+    plot(rows, statistics.median(offline), RESULTS / f"{args.name}.png")
 
 
 if __name__ == "__main__":

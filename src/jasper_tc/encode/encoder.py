@@ -286,9 +286,9 @@ class Encoder:
     ) -> Tensor:
         """Embed already-tokenised inputs in length-sorted batches; rows in input order, float32 on CPU.
 
-        Sorting keeps padding small, which on a CPU is most of the cost of mixed lengths: the server
-        hands each queue batch here so it gets the same economy as an offline ``encode``. A list of
-        ratios gives each input its own.
+        Sorting keeps padding small, which on a CPU is most of the cost of mixed lengths (the server, which
+        cannot sort what has not arrived, picks each forward's inputs by length instead). A list of ratios
+        gives each input its own.
         """
         result = torch.empty(len(token_ids), self.dimension, dtype=torch.float32)
         batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 
 from torch import Tensor
 
@@ -149,7 +150,7 @@ class Batcher:
         if not self.pending:
             return []
         window: list[Item] = []
-        for item in list(self.pending)[: COMPANION_WINDOW * self.max_batch_size]:
+        for item in list(islice(self.pending, COMPANION_WINDOW * self.max_batch_size)):
             if item.future.done():
                 self.pending.remove(item)
                 self._forget(item)
@@ -174,10 +175,11 @@ class Batcher:
             self.on_drop(1)
 
     def _full(self) -> bool:
-        if not self.pending:
-            return False
+        """Enough is waiting to fill a forward (by count, or by padded tokens)."""
+        if len(self.pending) >= self.max_batch_size:
+            return True
         costs = [item.cost(self.threshold) for item in self.pending]
-        return len(costs) >= self.max_batch_size or max(costs) * len(costs) >= self.max_batch_tokens
+        return bool(costs) and max(costs) * len(costs) >= self.max_batch_tokens
 
     def _deadline(self, free_since: float) -> float:
         """Until when the next batch waits for company (see the module's docstring)."""

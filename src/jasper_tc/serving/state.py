@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from starlette.requests import Request
@@ -82,13 +83,9 @@ class ServerState:
             on_cpu = encoder.backend.device.type == "cpu"
             workers = config.model_threads or (2 if on_cpu and torch.get_num_threads() > 1 else 1)
             self._torch_threads = torch.get_num_threads()  # restored at stop: the process may outlive the server
-            threads = ThreadShare(self._torch_threads, workers)
-
-            def embed(token_ids: list[list[int]], ratios: list[float]):
-                if on_cpu and workers > 1:
-                    return threads.run(encoder.embed_batch, token_ids, ratios)
-                return encoder.embed_batch(token_ids, ratios)
-
+            embed = encoder.embed_batch
+            if on_cpu and workers > 1:  # each forward on all of torch's threads when alone, else its share
+                embed = partial(ThreadShare(self._torch_threads, workers).run, encoder.embed_batch)
             batcher = Batcher(
                 embed,
                 length_threshold=encoder.backend.length_threshold,

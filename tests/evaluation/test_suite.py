@@ -132,8 +132,12 @@ def test_eval_command_sweeps_ratios_and_isolates_failures(tmp_path, minilm_path)
     assert (output / "quality_vs_ratio.png").stat().st_size > 10_000
     assert "| STSB-en | sts | en | cosine_spearman |" in (output / "table.md").read_text()
     assert (output / "results" / "XQuAD-en__r0.2.json").is_file()
+    # --allow-errors: the same failure is reported and the command succeeds (two tasks are enough to show it)
+    suite["tasks"] = [t for t in suite["tasks"] if t["name"] in ("STSB-en", "Broken")]
+    path.write_text(yaml.safe_dump(suite))
     allowed = CliRunner().invoke(app, [*command, "--allow-errors", "--output", str(tmp_path / "again")])
     assert allowed.exit_code == 0 and "Broken (ratio 1, 0.2)" in allowed.output
+    assert len(json.loads((tmp_path / "again" / "summary.json").read_text())["results"]) == 2 * 2
 
     compare = CliRunner().invoke(app, ["eval-compare", str(output), str(output), "--output", str(tmp_path / "cmp")])
     assert compare.exit_code == 0, compare.output

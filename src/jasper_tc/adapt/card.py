@@ -120,7 +120,7 @@ def _stage_words(name: str, stage: dict) -> str:
 def card_text(source: SourceModel, summary: dict) -> str:
     texts, length = summary["texts"], summary["max_length"]
     stages = summary["stages"]
-    counted = summary.get("closeness_texts", {})
+    counted = summary.get("closeness_texts", {"short": "The", "long": "the"})  # older records lack the counts
     shares = ", ".join(f"{100 * _mean_share(summary, r):.1f}% at {r:g}" for r in summary["ratios"])
     return "\n".join(
         [
@@ -156,8 +156,8 @@ def card_text(source: SourceModel, summary: dict) -> str:
             "",
             "## Closeness to the original (mean cosine to its ratio-1 embedding)",
             "",
-            f"{counted.get('short', 'Short')} short texts (queries, never pooled: only the MLP changes them) and",
-            f"{counted.get('long', 'the')} documents of the retrieval tasks, adapted and training-free:",
+            f"{counted['short']} short texts (queries, never pooled: only the MLP changes them) and",
+            f"{counted['long']} documents of the retrieval tasks, adapted and training-free:",
             "",
             _closeness_table(summary),
             "",

@@ -98,8 +98,8 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     summary = json.loads((output / "summary.json").read_text())
     assert summary["texts"]["documents"] == 40 and summary["stages"]["fixed"]["steps"] == 2
     assert {row["ratio"] for row in summary["closeness"]} == {1.0, 0.33}
-    # a smoke run measures closeness on its eval_limit (20) of each retrieval task's texts, and says so
-    assert summary["closeness_texts"] == {"short": 40, "long": 40} and "40 short texts" in card
+    # a smoke run measures closeness on its cut suite (20 queries, 40 documents per retrieval task), and says so
+    assert summary["closeness_texts"] == {"short": 40, "long": 80} and "40 short texts" in card
     # the adapted model loads both ways and compresses on request
     texts = ["a short query", "A long document about token compression. " * 30]
     ours = jasper_tc.load(str(output / "model"), device="cpu").encode(texts, compression_ratio=0.33)

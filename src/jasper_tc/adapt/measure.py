@@ -86,24 +86,18 @@ def evaluate(plan, model: str, name: str, folder: Path) -> list[dict]:
     return records
 
 
-def _texts_per_task(plan, most: int) -> int:
-    """``most`` texts, or the plan's ``eval_limit`` where smaller: a smoke run measures quickly."""
-    return min(most, plan.eval_limit or most)
-
-
 def _closeness_texts(plan) -> tuple[list[str], list[str]]:
     """Short texts (queries) and documents of the evaluation tasks, none of which any stage trained on
-    (200 of each per task at most)."""
+    (200 of each per task at most; the suite is already cut to the plan's ``eval_limit``)."""
     from ..evaluation.tasks import load_task
 
     suite, root = _suite(plan)
-    per_task = _texts_per_task(plan, 200)
     short, long = [], []
     for task in suite.tasks:
         if task.type == "retrieval":
             loaded = load_task(task, root)
-            short += loaded.texts["queries"][:per_task]
-            long += loaded.texts["documents"][:per_task]
+            short += loaded.texts["queries"][:200]
+            long += loaded.texts["documents"][:200]
     return short, long
 
 
@@ -135,9 +129,8 @@ def closeness_and_speed(plan, source: SourceModel, adapted: Path, record: Path) 
                     model.encode(long, compression_ratio=ratio, **cut), reference["long"]
                 )
             closeness.append(row)
-        documents = long_documents(
-            DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", _texts_per_task(plan, 32)
-        )
+        timed = min(32, plan.eval_limit or 32)  # a smoke run times as few documents as it evaluates
+        documents = long_documents(DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", timed)
         length = [plan.max_length or ours.max_length]
         speed = [r | {"model": "original"} for r in measure_latency(original, documents, length, [1.0])]
         speed += [r | {"model": "adapted"} for r in measure_latency(ours, documents, length, list(plan.ratios))]

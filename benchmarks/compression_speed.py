@@ -18,37 +18,26 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from transformers import Qwen3Config
 
+from _common import (
+    DTYPES,
+    QWEN3_600M_LAYERS,
+    RESULTS,
+    device_name,
+    pyplot,
+    qwen3_600m_config,
+    table_head,
+    table_row,
+    timed,
+    write_results,
+)
 from jasper_tc import JasperTCConfig, JasperTCModel, compress_tokens, compressed_length
 from jasper_tc.model import mean_pool
-
-RESULTS = Path(__file__).parent / "results"
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-FULL_LAYERS = 28
-
-
-def qwen3_600m_config(layers: int) -> Qwen3Config:
-    return Qwen3Config(
-        vocab_size=151669,
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=layers,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-        max_position_embeddings=32768,
-        rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6,
-    )
 
 
 def layer_flops(tokens: int, config: Qwen3Config) -> float:
@@ -71,21 +60,6 @@ def release_loop_compress(hidden: torch.Tensor, mask: torch.Tensor, ratio: float
     for i, p in enumerate(pooled):
         out[i, out.shape[1] - p.shape[0] :] = p
     return out
-
-
-def timed(fn, device: str, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @torch.inference_mode()
@@ -131,12 +105,11 @@ def main() -> None:
     ratios = [float(x) for x in args.ratios.split(",")]
     torch.manual_seed(0)
 
-    machine = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()}"
     header = (
         f"# compression_speed: Qwen3-0.6B-shaped Jasper-TC, random weights\n\n"
-        f"device: {args.device} ({machine}), threads {torch.get_num_threads()}, torch {torch.__version__}, "
-        f"attention {args.attn}, batch {args.batch_size}, {args.layers} layer(s) run, extrapolated to "
-        f"{FULL_LAYERS}, median of {args.repeats}\n"
+        f"device: {args.device} ({device_name(args.device)}), threads {torch.get_num_threads()}, "
+        f"torch {torch.__version__}, attention {args.attn}, batch {args.batch_size}, {args.layers} layer(s) run, "
+        f"extrapolated to {QWEN3_600M_LAYERS}, median of {args.repeats}\n"
     )
     lines = [header]
     records = []
@@ -146,17 +119,14 @@ def main() -> None:
         config.text_config._attn_implementation = args.attn
         model = JasperTCModel(config).to(device=args.device, dtype=dtype).eval()
         lines.append(f"\n## {dtype_name}\n")
-        lines.append(
-            "| length | ratio | tokens | ms/batch | ms/batch@28L | speedup@28L "
-            "| ideal | %ideal | compressor % | vs loop |"
-        )
-        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        columns = ("length", "ratio", "tokens", "ms/batch", "ms/batch@28L", "speedup@28L", "ideal", "%ideal")
+        lines += table_head(*columns, "compressor %", "vs loop")
         for length in lengths:
             base_full = None
             for ratio in ratios:
                 m = measure(model, args.batch_size, length, ratio, args.device, args.repeats)
                 per_layer = m["layers"] / args.layers
-                full = m["embed_mlp"] + m["compressor"] + m["head"] + FULL_LAYERS * per_layer
+                full = m["embed_mlp"] + m["compressor"] + m["head"] + QWEN3_600M_LAYERS * per_layer
                 base_full = full if ratio == 1 else base_full
                 speedup = base_full / full
                 ideal = layer_flops(length, config.text_config) / layer_flops(m["tokens_after"], config.text_config)
@@ -174,10 +144,8 @@ def main() -> None:
     lines += compressor_table(args, lengths, [r for r in ratios if r < 1])
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
     stem = args.out or f"compression_speed-{args.device}"
-    (RESULTS / f"{stem}.md").write_text(text)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"header": header, "records": records}, indent=1))
+    write_results(stem, text, {"header": header, "records": records})
     plot(records, RESULTS / f"{stem}.png")
 
 
@@ -185,8 +153,7 @@ def main() -> None:
 def compressor_table(args, lengths: list[int], ratios: list[float]) -> list[str]:
     """The compressor alone on (batch, length, 1024) activations, against the release's per-sample loop."""
     lines = ["\n## compressor alone (hidden 1024), against the release's sample-by-sample loop\n"]
-    lines.append("| dtype | length | ratio | ours ms | loop ms | speedup |")
-    lines.append("|---|---:|---:|---:|---:|---:|")
+    lines += table_head("dtype", "length", "ratio", "ours ms", "loop ms", "speedup", left=1)
     for dtype_name in args.compressor_dtypes.split(","):
         for length in lengths:
             hidden = torch.randn(args.batch_size, length, 1024, device=args.device, dtype=DTYPES[dtype_name])
@@ -194,8 +161,8 @@ def compressor_table(args, lengths: list[int], ratios: list[float]) -> list[str]
             for ratio in ratios:
                 ours = timed(functools.partial(compress_tokens, hidden, mask, ratio), args.device, args.repeats)
                 loop = timed(functools.partial(release_loop_compress, hidden, mask, ratio), args.device, args.repeats)
-                cells = [dtype_name, str(length), f"{ratio:g}", f"{1000 * ours:.2f}", f"{1000 * loop:.2f}"]
-                lines.append("| " + " | ".join(cells) + f" | {loop / ours:.1f}x |")
+                cells = [dtype_name, length, f"{ratio:g}", f"{1000 * ours:.2f}", f"{1000 * loop:.2f}"]
+                lines.append(table_row(*cells, f"{loop / ours:.1f}x"))
                 print(lines[-1], flush=True)
     return lines
 
@@ -203,10 +170,7 @@ def compressor_table(args, lengths: list[int], ratios: list[float]) -> list[str]
 def plot(records: list[dict], path: Path) -> None:
     """Extrapolated 28-layer latency against input length, one line per ratio and dtype."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:
         print("matplotlib not installed: no plot")
         return

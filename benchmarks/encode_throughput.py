@@ -17,24 +17,19 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import platform
 import random
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer, Qwen3Config
 
 import jasper_tc
+from _common import DATA, ROOT, cpu_flags, device_name, table_head, table_row, write_results
 from jasper_tc import JasperTCConfig, JasperTCModel
 from jasper_tc.evaluation.report import long_documents
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = Path(__file__).parent / "results"
 
 
 def short_sentences(count: int) -> list[str]:
@@ -49,12 +44,13 @@ QUALITY_TASKS = ("XQuAD-en", "Wiki-title2article-en")  # the long-text retrieval
 
 def retrieval_ndcg(encoder, ratio: float) -> dict[str, float]:
     """nDCG@10 x 100 of the long-text retrieval tasks of the shipped suite."""
+    from jasper_tc.encode import EncodeOptions
     from jasper_tc.evaluation.suite import EmbeddingCache, score_task
     from jasper_tc.evaluation.tasks import load_suite, load_task, select_tasks
     from jasper_tc.resources import find_suite
 
     suite, root = load_suite(find_suite("local-bilingual"))
-    cache = EmbeddingCache(encoder, 32, 256)
+    cache = EmbeddingCache(encoder, EncodeOptions(max_length=256))
     return {
         task.name: 100 * score_task(load_task(task, root), cache, ratio)["ndcg_at_10"]
         for task in select_tasks(suite, list(QUALITY_TASKS), prompts=False).tasks  # MiniLM has no prompts
@@ -101,11 +97,18 @@ def minilm_table(args) -> list[str]:
     lines = [
         f"## all-MiniLM-L6-v2 on this CPU: {len(texts)} texts ({args.short} STS-B sentences + {args.long} Wikipedia "
         f"paragraphs, shuffled), batch {args.batch_size}, median of {args.rounds} alternating rounds\n",
-        f"CPU flags: {' '.join(auto.precision_probe.cpu_flags) or 'none of note'}. "
+        f"CPU flags: {' '.join(cpu_flags()) or 'none of note'}. "
         f'`dtype="auto"` picked **{auto.precision}** ({auto.precision_probe.summary().split(": ", 1)[1]}).\n',
-        f"| path | ratio | texts/s | vs sentence-transformers fp32 | min / mean cosine to jasper_tc fp32 | "
-        f"nDCG@10 {tasks} (ratio 1) | change |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        *table_head(
+            "path",
+            "ratio",
+            "texts/s",
+            "vs sentence-transformers fp32",
+            "min / mean cosine to jasper_tc fp32",
+            f"nDCG@10 {tasks} (ratio 1)",
+            "change",
+            left=1,
+        ),
     ]
     reference = {ratio: outputs[("jasper_tc fp32", ratio)] for ratio in (1.0, 0.33)}
     for (name, ratio), elapsed in times.items():
@@ -119,10 +122,8 @@ def minilm_table(args) -> list[str]:
             if scores and precision != "fp32"
             else ""
         )
-        lines.append(
-            f"| {name} | {ratio:g} | {rate:.1f} | {rate / base:.2f}x | {cosine.min():.4f} / {cosine.mean():.4f} | "
-            f"{shown} | {change} |"
-        )
+        cosines = f"{cosine.min():.4f} / {cosine.mean():.4f}"
+        lines.append(table_row(name, f"{ratio:g}", f"{rate:.1f}", f"{rate / base:.2f}x", cosines, shown, change))
         print(lines[-1], flush=True)
     return lines
 
@@ -145,8 +146,7 @@ def proxy_table(args) -> list[str]:
     lines = [
         f"\n## Qwen3-shaped proxy (hidden {args.proxy_hidden}, {args.proxy_layers} layers, random weights), "
         f"{len(docs)} whole Wikipedia articles cut to {args.max_length} tokens, batch {args.batch_size}\n",
-        "| ratio | tokens after compression | texts/s | input tokens/s | speedup |",
-        "|---:|---:|---:|---:|---:|",
+        *table_head("ratio", "tokens after compression", "texts/s", "input tokens/s", "speedup"),
     ]
     with tempfile.TemporaryDirectory() as folder:
         model.save_pretrained(folder, tokenizer=tokenizer)
@@ -161,7 +161,9 @@ def proxy_table(args) -> list[str]:
             after = statistics.mean(d.tokens_after_compression for d in details)
             rate = len(docs) / elapsed
             base = base or rate
-            lines.append(f"| {ratio:g} | {after:.0f} | {rate:.2f} | {tokens / elapsed:.0f} | {rate / base:.2f}x |")
+            lines.append(
+                table_row(f"{ratio:g}", f"{after:.0f}", f"{rate:.2f}", f"{tokens / elapsed:.0f}", f"{rate / base:.2f}x")
+            )
             print(lines[-1], flush=True)
     return lines
 
@@ -180,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     header = (
-        f"# encode_throughput\n\nmachine: {platform.machine()} CPU, {torch.get_num_threads()} threads, "
+        f"# encode_throughput\n\nmachine: {device_name('cpu')}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}\n"
     )
     lines = [header, *minilm_table(args)]
@@ -189,8 +191,7 @@ def main() -> None:
         lines += proxy_table(args)
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "encode_throughput-cpu.md").write_text(text)
+    write_results("encode_throughput-cpu", text)
 
 
 if __name__ == "__main__":

@@ -14,18 +14,13 @@ block-diagonal mask instead). Prints a table and writes ``results/gpu_encode-<de
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
 
 import torch
 
-from compression_speed import qwen3_600m_config
+from _common import DTYPES, clock, device_name, qwen3_600m_config, table_head, table_row, write_results
 from jasper_tc import JasperTCConfig, JasperTCModel
 from jasper_tc.encode import Encoder
 
-RESULTS = Path(__file__).parent / "results"
 RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
 
 
@@ -40,7 +35,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    dtype = DTYPES[args.dtype]
     config = qwen3_600m_config(args.layers)
     torch.manual_seed(0)
     model = JasperTCModel(JasperTCConfig(text_config=config, embedding_dim=2048, max_seq_length=32768))
@@ -50,16 +45,14 @@ def main() -> None:
     lengths = torch.randint(64, args.max_length + 1, (args.texts,), generator=generator).tolist()
     token_ids = [torch.randint(1, 150_000, (n,), generator=generator).tolist() for n in lengths]
 
-    rows, vectors = [], {}
+    rows, vectors, now = [], {}, clock(args.device)
     for padding_free in (False, True):
         encoder = Encoder(_backend(model, padding_free))
         encoder.embed_token_ids(token_ids[: args.batch_size], 1.0, batch_size=args.batch_size)  # warm-up
         for ratio in RATIOS:
-            _sync(args.device)
-            start = time.perf_counter()
+            start = now()
             vectors[(padding_free, ratio)] = encoder.embed_token_ids(token_ids, ratio, batch_size=args.batch_size)
-            _sync(args.device)
-            seconds = time.perf_counter() - start
+            seconds = now() - start
             rows.append(
                 {
                     "padding_free": padding_free,
@@ -70,28 +63,30 @@ def main() -> None:
                 }
             )
             print(rows[-1], flush=True)
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{platform.machine()} CPU"
+    device = device_name(args.device)
     lines = [
         f"# Encode throughput, 600M shape ({args.layers} layers, {args.dtype}, attention {args.attn}) on {device}\n",
         f"{args.texts} inputs of 64..{args.max_length} tokens (mean {sum(lengths) / len(lengths):.0f}), "
         f"length-sorted batches of {args.batch_size}, through `Encoder.embed_token_ids`.\n",
-        "| ratio | padded texts/s | padding-free texts/s | padding-free gain | padded input tokens/s | "
-        "min cosine padded vs padding-free |",
-        "|---:|---:|---:|---:|---:|---:|",
+        *table_head(
+            "ratio",
+            "padded texts/s",
+            "padding-free texts/s",
+            "padding-free gain",
+            "padded input tokens/s",
+            "min cosine padded vs padding-free",
+        ),
     ]
     for ratio in RATIOS:
         padded, free = (next(r for r in rows if r["ratio"] == ratio and r["padding_free"] is f) for f in (False, True))
-        lines.append(
-            f"| {ratio:g} | {padded['texts_per_s']:.1f} | {free['texts_per_s']:.1f} | "
-            f"{free['texts_per_s'] / padded['texts_per_s']:.2f}x | {padded['tokens_per_s']:.0f} | "
-            f"{float((vectors[(False, ratio)] * vectors[(True, ratio)]).sum(-1).min()):.5f} |"
-        )
+        cosine = float((vectors[(False, ratio)] * vectors[(True, ratio)]).sum(-1).min())
+        gain = free["texts_per_s"] / padded["texts_per_s"]
+        rates = (f"{padded['texts_per_s']:.1f}", f"{free['texts_per_s']:.1f}", f"{gain:.2f}x")
+        lines.append(table_row(f"{ratio:g}", *rates, f"{padded['tokens_per_s']:.0f}", f"{cosine:.5f}"))
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
     name = "cuda" if args.device.startswith("cuda") else "cpu"
-    (RESULTS / f"gpu_encode-{name}.md").write_text(text)
-    (RESULTS / f"gpu_encode-{name}.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    write_results(f"gpu_encode-{name}", text, {"args": vars(args), "rows": rows})
 
 
 class _Tokenizer:
@@ -122,11 +117,6 @@ def _backend(model: JasperTCModel, padding_free: bool):
     backend.length_threshold = model.config.length_threshold
     backend.default_ratio, backend.padding_free = 1.0, padding_free
     return backend
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 if __name__ == "__main__":

@@ -19,16 +19,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 from pathlib import Path
 
 import torch
 
-from compression_speed import DTYPES, FULL_LAYERS, qwen3_600m_config, timed
+from _common import (
+    DTYPES,
+    QWEN3_600M_LAYERS,
+    RESULTS,
+    device_name,
+    pyplot,
+    qwen3_600m_config,
+    table_head,
+    table_row,
+    timed,
+    write_results,
+)
 from jasper_tc import JasperTCConfig, JasperTCModel, compress_tokens
 from jasper_tc.model import fit_ratio
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def windows(length: int, window: int, overlap: int) -> int:
@@ -71,11 +79,11 @@ def measure(model: JasperTCModel, length: int, budgets: list[int], window: int, 
 def extrapolate(parts: dict, budgets: list[int], window: int, length: int) -> dict[str, float]:
     """ms per document at 28 layers, per strategy (truncate looks up only its window's share of the tokens)."""
     ms = {
-        f"fit-{b}": 1000 * (parts["lookup"] + parts[f"compress-{b}"] + FULL_LAYERS * parts[f"layers-{b}"])
+        f"fit-{b}": 1000 * (parts["lookup"] + parts[f"compress-{b}"] + QWEN3_600M_LAYERS * parts[f"layers-{b}"])
         for b in budgets
     }
-    ms["chunk"] = 1000 * (parts["chunk-lookup"] + FULL_LAYERS * parts["chunk-layers"])
-    ms["truncate"] = 1000 * (parts["lookup"] * min(1.0, window / length) + FULL_LAYERS * parts["truncate-layers"])
+    ms["chunk"] = 1000 * (parts["chunk-lookup"] + QWEN3_600M_LAYERS * parts["chunk-layers"])
+    ms["truncate"] = 1000 * (parts["lookup"] * min(1.0, window / length) + QWEN3_600M_LAYERS * parts["truncate-layers"])
     return ms
 
 
@@ -101,37 +109,25 @@ def main() -> None:
         rows.append({"length": length, "windows": parts["windows"], "ms": ms})
         print(json.dumps(rows[-1]), flush=True)
     strategies = [*(f"fit-{b}" for b in budgets), "chunk", "truncate"]
-    head = (
-        "| tokens | windows | "
-        + " | ".join(f"{s} ms" for s in strategies)
-        + " | "
-        + " | ".join(f"chunk / fit-{b}" for b in budgets)
-        + " |"
-    )
-    lines = [head, "|---:|---:|" + "---:|" * (len(strategies) + len(budgets))]
+    lines = table_head("tokens", "windows", *(f"{s} ms" for s in strategies), *(f"chunk / fit-{b}" for b in budgets))
     for row in rows:
-        cells = [f"{row['ms'][s]:,.0f}" for s in strategies]
+        cells = [f"{row['length']:,}", row["windows"], *(f"{row['ms'][s]:,.0f}" for s in strategies)]
         cells += [f"{row['ms']['chunk'] / row['ms'][f'fit-{b}']:.1f}×" for b in budgets]
-        lines.append(f"| {row['length']:,} | {row['windows']} | " + " | ".join(cells) + " |")
-    machine = (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {args.device}, {args.dtype}"
-    )
+        lines.append(table_row(*cells))
+    machine = f"{device_name(args.device)}, {torch.get_num_threads()} threads, {args.device}, {args.dtype}"
     table = "\n".join(lines)
     print(table)
     tag = "gpu" if args.device.startswith("cuda") else "cpu"
-    RESULTS.mkdir(exist_ok=True)
     note = (
-        f"# Long documents at the 600M shape ({machine}; {args.layers} layer(s) run, extrapolated to {FULL_LAYERS})\n\n"
+        f"# Long documents at the 600M shape ({machine}; {args.layers} layer(s) run, "
+        f"extrapolated to {QWEN3_600M_LAYERS})\n\n"
         f"One document per row; chunk windows of {args.window} tokens overlapping by 32, all in one batch.\n\n"
     )
-    (RESULTS / f"long_inputs_speed-{tag}.md").write_text(note + table + "\n", encoding="utf-8")
-    (RESULTS / f"long_inputs_speed-{tag}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    write_results(f"long_inputs_speed-{tag}", note + table + "\n", {"machine": machine, "rows": rows})
     _plot(rows, strategies, RESULTS / f"long_inputs_speed-{tag}.png", machine)
 
 
 def _plot(rows: list[dict], strategies: list[str], path: Path, machine: str) -> None:
-    from jasper_tc.evaluation.plotting import pyplot
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for strategy in strategies:

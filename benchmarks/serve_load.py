@@ -34,8 +34,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
+from _common import RESULTS, ROOT, pyplot, table_head, table_row, write_results
 
 
 def texts(count: int) -> list[str]:
@@ -123,11 +122,7 @@ def free_port() -> int:
 
 
 def plot(rows: list[dict], offline: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     several = len({r["flags"] for r in rows}) > 1
     for flags, k in sorted({(r["flags"], r["per_request"]) for r in rows}):
@@ -218,21 +213,30 @@ def main() -> None:
         "",
         f"Medians of {args.repeats} rounds; `x offline` is against each round's own offline figure (min-max).",
         "",
-        "| server flags | texts/request | concurrency | texts/s | x offline | p50 ms | p99 ms | errors "
-        "| inputs/forward | client CPU (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *table_head(
+            "server flags",
+            "texts/request",
+            "concurrency",
+            "texts/s",
+            "x offline",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "inputs/forward",
+            "client CPU (cores)",
+            left=1,
+        ),
     ]
     for r in rows:
         low, high = r["x_range"]
-        lines.append(
-            f"| `{r['flags']}` | {r['per_request']:.0f} | {r['concurrency']:.0f} | {r['texts_per_s']:.1f} "
-            f"| {r['x_offline']:.2f} ({low:.2f}-{high:.2f}) | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-            f"| {r['errors']:.0f} | {r['per_forward']:.1f} | {r['client_cpu']:.2f} |"
-        )
+        load_cells = (f"{r['per_request']:.0f}", f"{r['concurrency']:.0f}", f"{r['texts_per_s']:.1f}")
+        ratio_cell = f"{r['x_offline']:.2f} ({low:.2f}-{high:.2f})"
+        latency_cells = (f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['errors']:.0f}")
+        machine_cells = (f"{r['per_forward']:.1f}", f"{r['client_cpu']:.2f}")
+        lines.append(table_row(f"`{r['flags']}`", *load_cells, ratio_cell, *latency_cells, *machine_cells))
     text = "\n".join(lines) + "\n\nTarget: >= 0.80x offline at concurrency 32.\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.md").write_text(text)
+    write_results(args.name, text)
     plot(rows, statistics.median(offline), RESULTS / f"{args.name}.png")
 
 

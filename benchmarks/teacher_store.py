@@ -19,12 +19,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from _common import DATA, cpu_description, table_head, table_row, write_results
 from jasper_tc.store import EmbeddingStore, Manifest, merge_manifest, write_id_index, write_shard
 from jasper_tc.teachers import load_teach_config, teach
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = Path(__file__).parent / "results"
 
 
 def generation(rows: int, folder: Path) -> list[str]:
@@ -49,9 +46,8 @@ def generation(rows: int, folder: Path) -> list[str]:
     elapsed = time.perf_counter() - start
     return [
         f"## teacher generation: all-MiniLM-L6-v2 (max 256 tokens), {rows} Wikipedia paragraphs, shards of 256\n",
-        "| rows | seconds | rows/s |",
-        "|---:|---:|---:|",
-        f"| {rows} | {elapsed:.1f} | {rows / elapsed:.1f} |",
+        *table_head("rows", "seconds", "rows/s"),
+        table_row(rows, f"{elapsed:.1f}", f"{rows / elapsed:.1f}"),
     ]
 
 
@@ -104,10 +100,9 @@ def reads(rows: int, dim: int, lookups: int, folder: Path) -> list[str]:
     lines = [
         f"\n## random reads: {rows} x {dim} float32 ({size_mb:.0f} MiB on disk), {lookups} random rows, "
         f"page cache warm after writing\n",
-        "| access | rows/s |",
-        "|---|---:|",
+        *table_head("access", "rows/s", left=1),
     ]
-    lines += [f"| {name} | {lookups / seconds:,.0f} |" for name, seconds in timings.items()]
+    lines += [table_row(name, f"{lookups / seconds:,.0f}") for name, seconds in timings.items()]
     lines.append(
         f"\nanonymous memory grew by {anon_after - anon_before:.0f} MiB over {2 * lookups} single-row reads "
         f"(store: {size_mb:.0f} MiB; mapped file pages are page cache, not process memory)"
@@ -123,12 +118,11 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as generation_dir, tempfile.TemporaryDirectory() as store_dir:
-        lines = ["# teacher_store (2-core CPU)\n", *generation(args.rows, Path(generation_dir))]
+        lines = [f"# teacher_store (CPU: {cpu_description()})\n", *generation(args.rows, Path(generation_dir))]
         lines += reads(args.store_rows, args.dim, args.lookups, Path(store_dir))
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "teacher_store-cpu.md").write_text(text)
+    write_results("teacher_store-cpu", text)
 
 
 if __name__ == "__main__":

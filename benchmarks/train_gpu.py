@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 from transformers import Qwen3Config
 
+from _common import clock, device_name, qwen3_600m_config
 from jasper_tc import JasperTCConfig, JasperTCModel
 from jasper_tc.training.config import LossConfig
 from jasper_tc.training.objective import MicroBatch, distill_objective, run_step
 from jasper_tc.training.schedules import Algorithm2
 
 
-def qwen3_06b(tiny: bool) -> Qwen3Config:
+def backbone(tiny: bool) -> Qwen3Config:
+    """The 600M shape, or (``--tiny``) a 2-layer model of the same kind small enough for a CPU."""
     if tiny:
         return Qwen3Config(vocab_size=1000, hidden_size=64, intermediate_size=192, num_hidden_layers=2,
                            num_attention_heads=4, num_key_value_heads=2, head_dim=16)  # fmt: skip
-    return Qwen3Config(
-        vocab_size=151669, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
-        num_key_value_heads=8, head_dim=128, max_position_embeddings=32768, rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6, tie_word_embeddings=True,
-    )  # fmt: skip
+    return qwen3_600m_config()
 
 
 def synthetic_batch(rows: int, length: int, vocab: int, device, generator) -> MicroBatch:
@@ -59,7 +56,7 @@ def main() -> None:
 
     cuda = torch.cuda.is_available() and not args.tiny
     accelerator = Accelerator(mixed_precision="bf16" if cuda else "no", cpu=not cuda)
-    config = JasperTCConfig(text_config=qwen3_06b(args.tiny), embedding_dim=2048, use_jasper_mlp=True)
+    config = JasperTCConfig(text_config=backbone(args.tiny), embedding_dim=2048, use_jasper_mlp=True)
     torch.manual_seed(0)
     model = JasperTCModel(config)
     model.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -70,11 +67,7 @@ def main() -> None:
     schedule = Algorithm2(0)
     generator = torch.Generator().manual_seed(0)
     vocab = config.text_config.vocab_size
-
-    def clock() -> float:
-        if cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter()
+    now = clock(accelerator.device)
 
     timed_tokens, timed_seconds, parameters = 0, 0.0, sum(p.numel() for p in model.parameters())
     if cuda:
@@ -84,19 +77,19 @@ def main() -> None:
             synthetic_batch(args.batch_size, args.length, vocab, accelerator.device, generator)
             for _ in range(args.accumulation)
         ]
-        start = clock()
+        start = now()
         run_step(accelerator, model, batches, objective, schedule.ratio(step),
-                 gradient_cache=args.gradient_cache, clock=clock)  # fmt: skip
+                 gradient_cache=args.gradient_cache, clock=now)  # fmt: skip
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        seconds = clock() - start
+        seconds = now() - start
         tokens = sum(b.tokens for b in batches)
         if step > 0:  # the first step warms up kernels and the allocator
             timed_tokens, timed_seconds = timed_tokens + tokens, timed_seconds + seconds
         print(f"step {step}: ratio {schedule.ratio(step):.2f}, {tokens} tokens, {seconds:.2f} s", flush=True)
     result = {
-        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "device": device_name(accelerator.device.type),
         "parameters": parameters,
         "batch": f"{args.batch_size} x {args.accumulation}" + (" (gradient cache)" if args.gradient_cache else ""),
         "length": args.length,

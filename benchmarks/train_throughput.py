@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, table_head, table_row, write_results
+
 RECIPE = ROOT / "configs" / "minilm-cpu"
-RESULTS = Path(__file__).parent / "results"
 
 
 def first_lines(source: Path, target: Path, count: int) -> Path:
@@ -98,17 +98,12 @@ def main() -> None:
             row = run_stage(stage, folder, paths, args.steps, previous)
             previous = row.pop("model")
             rows.append(row)
-    header = (
-        "| stage | setting | steps/s | tokens/s | median step s "
-        "| data | forward | backward | optimizer | other | overhead |"
-    )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    parts = ("data", "forward", "backward", "optimizer", "other")
+    lines = table_head("stage", "setting", "steps/s", "tokens/s", "median step s", *parts, "overhead", left=2)
     for r in rows:
-        lines.append(
-            f"| {r['stage']} | {r['setting']} | {r['steps_per_s']:.2f} | {r['tokens_per_s']:.0f} | {r['step_s']:.2f} | "
-            + " | ".join(f"{100 * r[f'share_{k}']:.1f}%" for k in ("data", "forward", "backward", "optimizer", "other"))
-            + f" | {100 * r['overhead']:.1f}% |"
-        )
+        speeds = (f"{r['steps_per_s']:.2f}", f"{r['tokens_per_s']:.0f}", f"{r['step_s']:.2f}")
+        shares = (f"{100 * r[f'share_{k}']:.1f}%" for k in parts)
+        lines.append(table_row(r["stage"], r["setting"], *speeds, *shares, f"{100 * r['overhead']:.1f}%"))
     threads = torch.get_num_threads()
     text = (
         f"# Training throughput, CPU-scale recipe ({threads} threads, {args.steps - 1} timed steps per stage)\n\n"
@@ -116,8 +111,7 @@ def main() -> None:
         + "\n\nOverhead = data + other (everything outside forward, backward and optimizer); target <= 10%.\n"
     )
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train_throughput-cpu.md").write_text(text)
+    write_results("train_throughput-cpu", text)
 
 
 if __name__ == "__main__":

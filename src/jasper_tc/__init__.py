@@ -1,6 +1,6 @@
 """jasper-tc: token-compressed text embedding -- the Jasper-TC model, its training recipe and tools."""
 
-from .encode import Encoder, TokenCounts, TruncationWarning, load
+from .encode import EncodeOptions, Encoder, TokenCounts, TruncationWarning, load
 from .model import (
     DEFAULT_PROMPTS,
     JasperTCConfig,
@@ -9,7 +9,6 @@ from .model import (
     build_student,
     compress_tokens,
     compressed_length,
-    insert_compressor,
     insert_jasper_mlp,
 )
 
@@ -17,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PROMPTS",
+    "EncodeOptions",
     "Encoder",
     "JasperTCConfig",
     "JasperTCModel",
@@ -27,7 +27,6 @@ __all__ = [
     "build_student",
     "compress_tokens",
     "compressed_length",
-    "insert_compressor",
     "insert_jasper_mlp",
     "load",
 ]

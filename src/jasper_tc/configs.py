@@ -1,6 +1,5 @@
 """YAML -> frozen typed dataclasses, strictly: unknown keys, wrong types and missing values are all
-reported together, each naming its key, before any compute. ``key.sub=value`` overrides apply first;
-keys renamed in a release are read under their new name, with a warning naming both.
+reported together, each naming its key, before any compute. ``key.sub=value`` overrides apply first.
 
 Imports nothing else from the package.
 """
@@ -11,7 +10,6 @@ import dataclasses
 import os
 import types
 import typing
-import warnings
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -62,16 +60,8 @@ def _child(node: Any, key: str, dotted: str) -> Any:
     return node
 
 
-def load_config(
-    cls: type[T],
-    path: str | os.PathLike,
-    overrides: list[str] | None = None,
-    renamed: dict[str, str] | None = None,
-) -> T:
-    """Read ``path`` (YAML), apply ``overrides``, and build ``cls``; relative paths stay as written.
-
-    ``renamed`` maps dotted old keys to their new names (same parent), read for one release.
-    """
+def load_config(cls: type[T], path: str | os.PathLike, overrides: list[str] | None = None) -> T:
+    """Read ``path`` (YAML), apply ``overrides``, and build ``cls``; relative paths stay as written."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), ["no such config file"])
@@ -79,28 +69,7 @@ def load_config(
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"the top level must be a mapping, got {type(data).__name__}"])
     data = apply_overrides(data, overrides or [])
-    _rename_keys(data, renamed or {}, str(path))
     return parse_config(cls, data, str(path))
-
-
-def _rename_keys(data: dict[str, Any], renamed: dict[str, str], source: str) -> None:
-    """Move each old key to its new name, in place, warning once per key; both given is an error."""
-    problems = []
-    for old, new in renamed.items():
-        *parents, old_key = old.split(".")
-        node = data
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or old_key not in node:
-            continue
-        new_key = new.split(".")[-1]
-        if new_key in node:
-            problems.append(f"{old}: renamed {new}, and both are given; keep only {new}")
-            continue
-        node[new_key] = node.pop(old_key)
-        warnings.warn(f"{source}: {old} is renamed {new}; the old name goes in the next release", FutureWarning, 2)
-    if problems:
-        raise ConfigError(source, problems)
 
 
 def parse_config(cls: type[T], data: dict[str, Any], source: str = "config") -> T:

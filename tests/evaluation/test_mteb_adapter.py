@@ -58,10 +58,10 @@ def test_ratio_sweep_is_saved_as_separate_runs(minilm_path, tmp_path):
         assert model.mteb_model_meta.experiment_kwargs == {"compression_ratio": ratio}
         encode = model.encoder.encode
 
-        def spy(texts, _encode=encode, _ratio=ratio, **kwargs):
+        def spy(texts, options, _encode=encode, _ratio=ratio, **kwargs):
             prompts.add(kwargs["prompt"])
-            assert kwargs["max_length"] == 256 and kwargs["compression_ratio"] == _ratio
-            return _encode(texts, **kwargs)
+            assert options.max_length == 256 and options.compression_ratio == _ratio
+            return _encode(texts, options, **kwargs)
 
         model.encoder.encode = spy
         result = mteb.evaluate(model, local_sts_benchmark(), cache=cache, show_progress_bar=False)

@@ -141,7 +141,7 @@ def test_two_processes_write_their_own_shards_and_merge(tmp_path, corpus, tiny_t
     process = run_teach(double, *launcher)
     said = process.communicate(timeout=300)[0].decode()
     assert process.returncode == 0, said[-3000:]
-    assert "tiny (rank 1): 100%" in said and "3/3" in said  # rank 1 embedded its 3 of the 6 shards
+    assert "tiny (rank 1 of 2): 100%" in said and "48/48" in said  # rank 1 embedded its 3 of the 6 shards
     for name in ("tiny", "fused"):
         assert shard_bytes(tmp_path / "two" / "out" / name) == shard_bytes(tmp_path / "one" / "out" / name)
     assert len(EmbeddingStore(tmp_path / "two" / "out" / "fused")) == 96
@@ -199,7 +199,7 @@ def test_duplicate_texts_are_refused_before_any_model_loads(tmp_path):
 def test_resuming_with_other_settings_is_refused(tmp_path, corpus, tiny_teacher):
     config = write_config(tmp_path, corpus, [{"name": "tiny", "model": tiny_teacher}])
     teach(load_teach_config(config))
-    changed = write_config(tmp_path, corpus, [{"name": "tiny", "model": tiny_teacher, "prompt": "x: "}])
+    changed = write_config(tmp_path, corpus, [{"name": "tiny", "model": tiny_teacher, "encode": {"prompt": "x: "}}])
     with pytest.raises(StoreError, match="made with other settings.*store has .*'prompt': None.*'prompt': 'x: '"):
         teach(load_teach_config(changed))
 

@@ -96,7 +96,7 @@ def tiny_world(tmp_path_factory) -> TinyWorld:
             "corpus": corpus_config,
             "output": str(root / name),
             "shard_rows": 32,
-            "teachers": [{"name": "tiny", "model": str(root / "teacher"), "max_length": 96}],
+            "teachers": [{"name": "tiny", "model": str(root / "teacher"), "encode": {"max_length": 96}}],
             "fusion": {"projections": {"tiny": "identity"}},
         }
         (root / f"{name}.yaml").write_text(yaml.safe_dump(config))

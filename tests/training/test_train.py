@@ -12,7 +12,7 @@ import yaml
 from safetensors.torch import load_file
 
 from jasper_tc.configs import ConfigError, parse_config
-from jasper_tc.training import TrainConfig, check_train_config, train
+from jasper_tc.training import TrainConfig, check_train_config, load_train_config, train
 from jasper_tc.training.checkpoints import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,12 +231,83 @@ def test_too_little_data_for_one_global_batch_is_an_error(tiny_world, tmp_path):
 
 SHIPPED_600M = sorted((ROOT / "configs" / "jasper-600m").glob("stage*.yaml"))
 SHIPPED_CPU = sorted((ROOT / "configs" / "minilm-cpu").glob("stage*.yaml"))
+SHIPPED_TEACH = sorted((ROOT / "configs" / "teachers").glob("*.yaml")) + sorted(
+    (ROOT / "configs" / "minilm-cpu").glob("teach*.yaml")
+)
+
+
+def fused_dimensions() -> dict[str, int]:
+    """Every fused store a shipped teach config makes (its folder, as a stage names it) -> its dimension."""
+    from jasper_tc.teachers import TeachConfig, parse_projection
+
+    found = {}
+    for path in SHIPPED_TEACH:
+        teach = parse_config(TeachConfig, yaml.safe_load(path.read_text()), str(path))
+        dims = {teacher.name: teacher.dimension for teacher in teach.teachers}
+        fused = sum(parse_projection(spec).output_dim(dims[name]) for name, spec in teach.fusion.projections.items())
+        found[f"{teach.output}/{teach.fusion.name}"] = fused
+    return found
+
+
+def student_dimension(stage: dict) -> int:
+    """What a shipped stage's student embeds into: its backbone's embedding_dim, or that of the shipped
+    stage whose output it starts from."""
+    if "checkpoint" not in stage["start"]:
+        return stage["start"]["embedding_dim"]
+    stages = {f"{s['output']}/model": s for s in (yaml.safe_load(p.read_text()) for p in SHIPPED_600M + SHIPPED_CPU)}
+    assert stage["start"]["checkpoint"] in stages, "start.checkpoint names no shipped stage's output model"
+    return student_dimension(stages[stage["start"]["checkpoint"]])
+
+
+def stand_ins(path: Path, folder: Path) -> list[str]:
+    """Overrides pointing a shipped stage's paths (teacher store, corpus or triples, checkpoint) at tiny
+    stand-ins in ``folder``: an empty store whose manifest has the dimension its shipped teach config
+    gives, one-line data files, and a checkpoint whose config.json has the dimension its stage gives."""
+    from jasper_tc import JasperTCConfig
+    from jasper_tc.store import Manifest
+
+    from ..helpers import tiny_qwen3_config
+
+    stage = yaml.safe_load(path.read_text())
+    stores = fused_dimensions()
+    assert stage["data"]["teacher_store"] in stores, "data.teacher_store: no shipped teach config makes it"
+    store = folder / "store"
+    store.mkdir()
+    Manifest("fused", {}, stores[stage["data"]["teacher_store"]], "float16", "", rows=0, shard_rows=8192).save(store)
+    overrides = [f"data.teacher_store={store}"]
+    if "corpus" in stage["data"]:
+        (folder / "corpus.jsonl").write_text(json.dumps({"id": "0", "text": "a paragraph"}) + "\n")
+        overrides.append(f"data.corpus.path={folder / 'corpus.jsonl'}")
+    if "triples" in stage["data"]:
+        triple = {"query": "q", "positive": "p", "negatives": ["n1", "n2", "n3"]}
+        (folder / "triples.jsonl").write_text(json.dumps(triple) + "\n")
+        overrides.append(f"data.triples={folder / 'triples.jsonl'}")
+    if "checkpoint" in stage["start"]:
+        checkpoint = JasperTCConfig(text_config=tiny_qwen3_config(), embedding_dim=student_dimension(stage))
+        checkpoint.save_pretrained(folder / "checkpoint")
+        overrides.append(f"start.checkpoint={folder / 'checkpoint'}")
+    return overrides
 
 
 @pytest.mark.parametrize("path", SHIPPED_600M + SHIPPED_CPU, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_shipped_configs_parse(path):
-    config = parse_config(TrainConfig, yaml.safe_load(path.read_text()), str(path))
+def test_shipped_configs_pass_the_full_check(path, tmp_path):
+    """Every check runs on every shipped stage file, with only the paths it names swapped for stand-ins."""
+    config = load_train_config(path, stand_ins(path, tmp_path))
     assert config.loss and (config.epochs or config.steps)
+
+
+@pytest.mark.parametrize(
+    ("stage", "mistake", "message"),
+    [
+        ("jasper-600m/stage1.yaml", "start.embedding_dim=1024", "its vectors are 2048-d but start.embedding_dim"),
+        ("minilm-cpu/stage2.yaml", "compression.ratio=1.5", "compression.ratio"),
+        ("jasper-600m/stage4.yaml", "loss.temperature=0", "loss.temperature: must be above 0"),
+    ],
+)
+def test_the_shipped_config_check_still_catches_mistakes(stage, mistake, message, tmp_path):
+    path = ROOT / "configs" / stage
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(path, [*stand_ins(path, tmp_path), mistake])
 
 
 def test_the_report_stage_configs_run_on_a_tiny_qwen3(tiny_world, tmp_path):

@@ -23,11 +23,10 @@ _PROBE_TEXTS = [
 
 
 def _encoder(model: str, plan, max_length: int | None):
-    from ..encode import load
+    from ..encode import EncodeOptions, load
 
     encoder = load(model, device=plan.device)
-    if max_length is not None:
-        encoder.resolve_max_length(max_length)  # an error naming the limit, if the model has fewer positions
+    encoder.check(EncodeOptions(max_length=max_length))  # an error naming the limit, if the model has fewer positions
     return encoder
 
 
@@ -68,6 +67,7 @@ def _suite(plan):
 
 def evaluate(plan, model: str, name: str, folder: Path) -> list[dict]:
     """The plan's tasks at the plan's ratios, at the plan's length; kept in ``folder`` and read back."""
+    from ..encode import EncodeOptions
     from ..evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
 
     if (folder / "summary.json").is_file():
@@ -79,7 +79,7 @@ def evaluate(plan, model: str, name: str, folder: Path) -> list[dict]:
         warnings.simplefilter("ignore")  # training-free pooling of the original warns once; that is the point
         records = run_suite(
             _encoder(model, plan, plan.max_length), suite, root, list(plan.ratios), folder, model_name=name,
-            max_length=plan.max_length,
+            options=EncodeOptions(max_length=plan.max_length),
         )  # fmt: skip
     if failed := failed_tasks(records):
         raise TaskFailures(failed)

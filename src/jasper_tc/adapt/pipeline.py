@@ -48,7 +48,7 @@ SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": (1.0, 0.33)}
 SMOKE_OVERRIDES = (
     *("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0"),
     *("long.steps=2", "long.batch_size=2", "long.checkpoint.every=0", "long.data.max_length=1024"),
-    "teach-long.teachers.0.max_length=1024",
+    "teach-long.teachers.0.encode.max_length=1024",
 )
 _OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages", "long", "teach-long")
 
@@ -134,7 +134,7 @@ def teacher_store(
 
     filled = [f"corpus.path={texts}", f"output={folder}", f"teachers.0.model={source.path}"]
     if recipe == "teach":
-        filled.append(f"teachers.0.max_length={plan.max_length or source.max_length or 512}")
+        filled.append(f"teachers.0.encode.max_length={plan.max_length or source.max_length or 512}")
     teach(load_teach_config(plan.recipe / f"{recipe}.yaml", [*filled, *overrides]))
     return folder / "fused"
 

@@ -48,80 +48,64 @@ def encode(
     ] = None,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
-    from ..encode import load
-    from ..encode.files import check_files, encode_file
+    from ..encode import EncodeOptions
 
     started = time.perf_counter()
-    settings = dict(
-        prompt_name=prompt_name,
-        compression_ratio=compression_ratio,
-        batch_size=batch_size,
-        max_tokens_per_batch=max_tokens_per_batch,
-        max_length=max_length,
-        long_inputs=long_inputs,
-        token_budget=token_budget,
-        chunk_overlap=chunk_overlap,
-    )
     try:
+        options = EncodeOptions(
+            prompt_name=prompt_name, compression_ratio=compression_ratio, batch_size=batch_size,
+            max_tokens_per_batch=max_tokens_per_batch, max_length=max_length, long_inputs=long_inputs,
+            token_budget=token_budget, chunk_overlap=chunk_overlap,
+        )  # fmt: skip
         if not output.suffix or output.is_dir():  # a folder: shards and a manifest
             rows, dimension = _encode_folder(
-                model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings
+                model, input, output, field, id_field, shard_rows, shard_format, device, dtype, options
             )
         else:
-            check_files(input, output, field, id_field)
-            encoder = load(model, device=device, dtype=dtype)
-            _say_precision(encoder)
-            encoder.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)  # bad values: now, by name
-            rows = encode_file(encoder, input, output, text_field=field, id_field=id_field, **settings)
-            dimension = encoder.dimension
+            rows, dimension = _encode_file(model, input, output, field, id_field, device, dtype, options)
     except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    elapsed = time.perf_counter() - started
     if rows is not None:
-        typer.echo(f"{rows} embeddings of dimension {dimension} -> {output} in {elapsed:.1f}s")
+        typer.echo(f"{rows} embeddings of dimension {dimension} -> {output} in {time.perf_counter() - started:.1f}s")
 
 
-def _say_precision(encoder) -> None:
+def _load_checked(model: str, device: str | None, dtype: str | None, options):
+    """The encoder, its precision said, and the options checked against it before any text is read."""
+    from ..encode import load
+
+    encoder = load(model, device=device, dtype=dtype)
     if encoder.precision_probe is not None:
         typer.echo(encoder.precision_probe.summary(), err=True)
+    encoder.check(options)
+    return encoder
 
 
-def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, dtype, settings):
+def _encode_file(model, input, output, field, id_field, device, dtype, options):
+    """One process, one output file; (rows, dimension)."""
+    from ..encode.files import check_files, encode_file
+
+    check_files(input, output, field, id_field)
+    encoder = _load_checked(model, device, dtype, options)
+    return encode_file(encoder, input, output, options, text_field=field, id_field=id_field), encoder.dimension
+
+
+def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, dtype, options):
     """Sharded, resumable, multi-process encoding; (rows, dimension) on rank 0, (None, None) elsewhere."""
     from ..corpus import CorpusConfig
-    from ..encode import load
-    from ..encode.sharded import encode_corpus
+    from ..encode.sharded import ShardedFolder, encode_corpus
 
     if dtype == "auto":
         raise ValueError(
             "--dtype auto picks per machine, and every shard of a folder must be made the same way: "
             "run `jasper-tc encode --dtype auto` on one file to see what it picks, then give that dtype"
         )
-
-    def load_encoder(rank_device: str | None):
-        encoder = load(model, device=rank_device, dtype=dtype)
-        _say_precision(encoder)
-        encoder.plan_long_inputs(
-            settings["long_inputs"], settings["max_length"], settings["token_budget"], settings["chunk_overlap"]
-        )
-        return encoder
-
-    source = {
-        "model": model,
-        "dtype": dtype,
-        **{k: v for k, v in settings.items() if k not in ("batch_size", "max_tokens_per_batch")},
-    }
     corpus = CorpusConfig(path=str(input), text_field=field, id_field=id_field)
+    target = ShardedFolder(
+        output, source={"model": model, "dtype": dtype, **options.source()}, shard_rows=shard_rows, format=shard_format
+    )
     manifest = encode_corpus(
-        load_encoder,
-        corpus,
-        output,
-        source=source,
-        shard_rows=shard_rows,
-        format=shard_format,
-        device=device,
-        **settings,
+        lambda rank_device: _load_checked(model, rank_device, dtype, options), corpus, target, options, device=device
     )
     return (manifest.rows, manifest.dimension) if manifest is not None else (None, None)
 

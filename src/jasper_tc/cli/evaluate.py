@@ -52,55 +52,73 @@ def evaluate(
     A task that fails is recorded with its error and the others go on; the command then exits 1, naming
     the failed tasks (unless --allow-errors).
     """
-    import dataclasses
-
-    from ..configs import ConfigError
-    from ..encode import load
     from ..evaluation import report
     from ..evaluation.suite import TaskFailures, failed_tasks, run_suite
-    from ..evaluation.tasks import load_suite
-    from ..resources import find_suite
 
     ratio_list = _ratios(ratios)
-    try:
-        config, root = load_suite(find_suite(suite), overrides or [])
-    except (ConfigError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    if not prompts:
-        tasks = [dataclasses.replace(t, prompt=None, document_prompt=None) for t in config.tasks]
-        config = dataclasses.replace(config, tasks=tasks)
+    config, root = _suite(suite, overrides or [], prompts)
     name = name or Path(model).name or model
     output = output or Path("eval-runs") / name
-    encoder = load(model, device=device, dtype=dtype)
-    options = {"long_inputs": long_inputs} | ({"token_budget": token_budget} if token_budget is not None else {})
-    try:
-        encoder.plan_long_inputs(long_inputs, max_length, token_budget, 32)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    records = run_suite(
-        encoder, config, root, ratio_list, output, model_name=name, batch_size=batch_size, max_length=max_length,
-        long_inputs=options,
-    )  # fmt: skip
+    options = {"batch_size": batch_size, "max_length": max_length, "long_inputs": long_inputs}
+    encoder, options = _checked_encoder(model, device, dtype, options | {"token_budget": token_budget})
+    records = run_suite(encoder, config, root, ratio_list, output, model_name=name, options=options)
     table = report.results_table(records)
     (output / "table.md").write_text(table, encoding="utf-8")
     report.plot_quality(records, output / "quality_vs_ratio.png", f"{name}: quality vs compression ratio")
     if latency and config.long_documents:
-        try:
-            documents = report.long_documents(root / config.long_documents, 16)
-        except OSError as error:
-            typer.echo(f"error: the suite's long_documents: {error}", err=True)
-            raise typer.Exit(1) from None
-        rows = report.measure_latency(encoder, documents, [128, 256, 512, 1024, 2048], ratio_list)
-        (output / "latency.json").write_text(json.dumps(rows, indent=1))
-        cores = os.cpu_count()
-        report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, {cores}-core CPU")
+        _latency(encoder, root / config.long_documents, ratio_list, output, name)
     typer.echo(table)
     typer.echo(f"results, table and plots in {output}/")
     if failed := failed_tasks(records):
         typer.echo(f"error: {TaskFailures(failed)}", err=True)
         if not allow_errors:
             raise typer.Exit(1)
+
+
+def _suite(suite: str, overrides: list[str], prompts: bool):
+    """The suite and its data root, with or without its per-task prompts; a bad suite ends the command."""
+    import dataclasses
+
+    from ..configs import ConfigError
+    from ..evaluation.tasks import load_suite
+    from ..resources import find_suite
+
+    try:
+        config, root = load_suite(find_suite(suite), overrides)
+    except (ConfigError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not prompts:
+        tasks = [dataclasses.replace(t, prompt=None, document_prompt=None) for t in config.tasks]
+        config = dataclasses.replace(config, tasks=tasks)
+    return config, root
+
+
+def _checked_encoder(model: str, device: str | None, dtype: str | None, options: dict):
+    """The encoder and the encode options, checked against it: a bad value is a usage error naming it."""
+    from ..encode import EncodeOptions, load
+
+    try:
+        checked = EncodeOptions(**options)
+        encoder = load(model, device=device, dtype=dtype)
+        encoder.check(checked)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return encoder, checked
+
+
+def _latency(encoder, documents_file: Path, ratios: list[float], output: Path, name: str) -> None:
+    """ms per document against input length at each ratio: ``latency.json`` and its plot."""
+    from ..evaluation import report
+
+    try:
+        documents = report.long_documents(documents_file, 16)
+    except OSError as error:
+        typer.echo(f"error: the suite's long_documents: {error}", err=True)
+        raise typer.Exit(1) from None
+    rows = report.measure_latency(encoder, documents, [128, 256, 512, 1024, 2048], ratios)
+    (output / "latency.json").write_text(json.dumps(rows, indent=1))
+    report.plot_latency(rows, output / "latency_vs_length.png", f"{name}: encode latency, {os.cpu_count()}-core CPU")
 
 
 @app.command("eval-compare", rich_help_panel="Evaluation")

@@ -44,6 +44,11 @@ class Backend(Protocol):
     @property
     def device(self) -> torch.device: ...
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights as loaded (int8 quantization keeps the embedding table's)."""
+        ...
+
 
 class JasperBackend:
     """A Jasper-TC model and its tokenizer."""
@@ -71,6 +76,10 @@ class JasperBackend:
     @property
     def device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device  # never quantized, unlike the linear layers
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.get_input_embeddings().weight.dtype
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         return self.model(
@@ -102,6 +111,10 @@ class SentenceTransformerBackend:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         if float(torch.as_tensor(compression_ratio).min()) >= 1.0:

@@ -19,19 +19,17 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..model import check_ratio, compressed_length
 from .backends import Backend
 from .batching import plan_batches
-from .long_inputs import LONG_INPUTS, LongInputs, combine_chunks, fit_ratios, split_chunks
+from .long_inputs import LongInputPlan, combine_chunks, plan_long_inputs, split_chunks, tokens_after
+from .options import EncodeOptions
 
-__all__ = ["Encoder", "TokenCounts", "TruncationWarning"]
+__all__ = ["Encoder", "PreparedInputs", "TokenCounts", "TruncationWarning"]
 
 Output = Literal["numpy", "torch"]
 # Texts are cut to this many characters per allowed token before tokenizing, so a huge string costs
 # no more than a long one; no tokenizer in use packs more characters than this into one token.
 _CHARS_PER_TOKEN_CAP = 64
-# How much of a long input ``fit`` and ``chunk`` read when the caller names no ``max_length``.
-DEFAULT_LONG_CAP = 32_768
 
 
 class TruncationWarning(UserWarning):
@@ -51,11 +49,15 @@ class TokenCounts:
 
 
 @dataclass(frozen=True)
-class _LongInputPlan:
-    mode: str
-    cap: int  # tokens read per input (may pass the window for fit and chunk)
-    budget: int | None  # fit: positions per input after compression
-    window: int  # chunk: tokens per window
+class PreparedInputs:
+    """Texts tokenised by a plan: ids (cut to the plan's cap), uncut counts, which were cut, and the ratio
+    each runs at. What :meth:`Encoder.encode` embeds, and what the server queues."""
+
+    ids: list[list[int]]
+    counts: list[int]
+    truncated: list[bool]
+    ratios: list[float]
+    plan: LongInputPlan
 
 
 def check_texts(texts: object) -> tuple[list[str], bool]:
@@ -85,10 +87,10 @@ def check_texts(texts: object) -> tuple[list[str], bool]:
 class Encoder:
     """Embeds texts with a :class:`Backend`; made by :func:`jasper_tc.load`."""
 
-    def __init__(self, backend: Backend, precision: str = "fp32") -> None:
+    def __init__(self, backend: Backend, precision: str = "fp32", precision_probe=None) -> None:
         self.backend = backend
         self.precision = precision  # fp32, bf16, fp16 or int8: how the forward runs (``load``'s dtype)
-        self.precision_probe = None  # what dtype="auto" measured, when it chose
+        self.precision_probe = precision_probe  # what dtype="auto" measured, when it chose
 
     def __repr__(self) -> str:
         return f"Encoder({self.backend.name!r}, dimension={self.dimension}, max_length={self.max_length})"
@@ -111,11 +113,7 @@ class Encoder:
 
     def resolve_prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         """The text to prepend: ``prompt`` itself, or the checkpoint's prompt called ``prompt_name``."""
-        if prompt is not None and prompt_name is not None:
-            raise ValueError("give prompt or prompt_name, not both")
         if prompt is not None:
-            if not isinstance(prompt, str):
-                raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
             return prompt
         if prompt_name is None:
             return ""
@@ -124,15 +122,10 @@ class Encoder:
             raise ValueError(f"unknown prompt_name {prompt_name!r}; this model's prompts are: {known}")
         return self.prompts[prompt_name]
 
-    def resolve_max_length(self, max_length: int | None) -> int:
-        if max_length is None:
-            return self.max_length
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
-        limit = self.backend.position_limit
-        if limit is not None and max_length > limit:
-            raise ValueError(f"max_length={max_length} exceeds this model's limit of {limit} positions")
-        return max_length
+    def check(self, options: EncodeOptions) -> LongInputPlan:
+        """``options`` checked against this model (its window, threshold and prompts), before any text is read."""
+        self.resolve_prompt(options.prompt_name, options.prompt)
+        return plan_long_inputs(options, self.backend)
 
     def tokenize(self, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int], list[bool]]:
         """Token ids cut to ``max_length`` (special tokens kept), the uncut counts, and which were cut."""
@@ -152,73 +145,33 @@ class Encoder:
         truncated = [n > max_length or len(text) > char_cap for n, text in zip(counts, texts)]
         return ids, counts, truncated
 
-    def plan_long_inputs(
-        self, long_inputs: str, max_length: int | None, token_budget: int | None, chunk_overlap: int
-    ) -> _LongInputPlan:
-        """Check the long-input settings together; every bad value is an error naming it and its limit."""
-        if long_inputs not in LONG_INPUTS:
-            raise ValueError(f"long_inputs must be one of {', '.join(LONG_INPUTS)}, got {long_inputs!r}")
-        if long_inputs == "truncate":
-            if token_budget is not None:
-                raise ValueError("token_budget goes with long_inputs='fit' (compress each input to fit the budget)")
-            return _LongInputPlan("truncate", self.resolve_max_length(max_length), None, self.max_length)
-        cap = DEFAULT_LONG_CAP if max_length is None else max_length
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
-        limit, threshold = self.backend.position_limit, self.backend.length_threshold
-        if long_inputs == "chunk":
-            if token_budget is not None:
-                raise ValueError("token_budget goes with long_inputs='fit'; chunk windows are the model's max_length")
-            if not 0 <= chunk_overlap < self.max_length // 2:
-                raise ValueError(f"chunk_overlap must be in [0, {self.max_length // 2}), got {chunk_overlap}")
-            return _LongInputPlan("chunk", cap, None, self.max_length)
-        budget = self.max_length if token_budget is None else token_budget
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= threshold:
-            raise ValueError(
-                f"token_budget must be an integer above the compression threshold of {threshold}, got {budget!r}"
-            )
-        if limit is not None and budget > limit:
-            raise ValueError(f"token_budget={budget} exceeds this model's window of {limit} positions")
-        if cap < budget:
-            raise ValueError(f"max_length={cap} is below token_budget={budget}: nothing would need compressing")
-        return _LongInputPlan("fit", cap, budget, self.max_length)
+    def prepare(self, texts: list[str], options: EncodeOptions) -> PreparedInputs:
+        """Plan, prompt and tokenise ``texts``: the unit shared by :meth:`encode` and the server."""
+        plan = self.check(options)
+        prefix = self.resolve_prompt(options.prompt_name, options.prompt)
+        ids, counts, truncated = self.tokenize([prefix + text for text in texts], plan.cap)
+        return PreparedInputs(ids, counts, truncated, plan.ratios([len(row) for row in ids]), plan)
 
     @torch.inference_mode()
     def encode(
         self,
         texts: str | Sequence[str],
+        options: EncodeOptions | None = None,
         *,
-        prompt_name: str | None = None,
-        prompt: str | None = None,
-        compression_ratio: float | None = None,
-        batch_size: int = 32,
-        max_tokens_per_batch: int | None = None,
-        max_length: int | None = None,
-        long_inputs: LongInputs = "truncate",
-        token_budget: int | None = None,
-        chunk_overlap: int = 32,
-        normalize: bool = True,
         output: Output = "numpy",
         show_progress_bar: bool | None = None,
         return_details: bool = False,
+        **changes,
     ):
         """Embed ``texts``; rows come back in input order.
 
         Args:
             texts: a string (a 1-D result) or a list of strings. Empty or whitespace-only strings are
                 an error naming them; an empty list gives a ``(0, dimension)`` result.
-            prompt_name: a prompt of the checkpoint (``query``, ``document``, ...); ``prompt``: a literal one.
-            compression_ratio: in (0, 1]; None = the model's default (1.0 for models without jasper_mlp;
-                1.0 under ``fit``, whose budget then sets each input's ratio).
-            batch_size, max_tokens_per_batch: at most this many inputs / padded tokens per forward.
-            max_length: tokens read per input, prompt and special tokens included; longer inputs are cut
-                (one :class:`TruncationWarning` per call says how many). Under ``fit`` and ``chunk`` it
-                may pass the model's window (default 32,768).
-            long_inputs: ``truncate`` (cut at ``max_length`` within the window), ``fit`` (each input
-                compressed by the largest ratio that brings it within ``token_budget`` positions, default
-                the model's max length) or ``chunk`` (windows of the model's max length overlapping by
-                ``chunk_overlap`` tokens, embedded and averaged, weighted by their tokens).
-            normalize: L2-normalise the rows.
+            options: an :class:`EncodeOptions`; keywords (``compression_ratio=0.33``, ``prompt_name=``,
+                ``max_length=``, ``long_inputs=``, ``token_budget=``, ``batch_size=`` ...) are its fields
+                and change it for this call. Inputs longer than ``max_length`` are cut, and one
+                :class:`TruncationWarning` per call says how many.
             output: ``"numpy"`` (float32 array) or ``"torch"`` (float32 CPU tensor).
             show_progress_bar: None = when stderr is a terminal and there is more than one batch.
             return_details: also return a :class:`TokenCounts` per input.
@@ -226,53 +179,52 @@ class Encoder:
         texts, single = check_texts(texts)
         if output not in ("numpy", "torch"):
             raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}")
-        plan = self.plan_long_inputs(long_inputs, max_length, token_budget, chunk_overlap)
-        default = 1.0 if plan.mode == "fit" else self.backend.default_ratio
-        ratio = default if compression_ratio is None else check_ratio(compression_ratio)
-        prefix = self.resolve_prompt(prompt_name, prompt)
-
-        ids, counts, truncated = self.tokenize([prefix + text for text in texts], plan.cap)
-        if any(truncated):
+        options = EncodeOptions.of(options, **changes)
+        prepared = self.prepare(texts, options)
+        if any(prepared.truncated):
+            cap = prepared.plan.cap
             warnings.warn(
-                f"{sum(truncated)} of {len(texts)} input(s) were longer than max_length={plan.cap} tokens "
-                f"and were cut to {plan.cap}",
+                f"{sum(prepared.truncated)} of {len(texts)} input(s) were longer than max_length={cap} tokens "
+                f"and were cut to {cap}",
                 TruncationWarning,
                 stacklevel=3,  # the caller of encode, past inference_mode's wrapper
             )
-        lengths = [len(row) for row in ids]
-        if show_progress_bar is None:
-            show_progress_bar = len(plan_batches(lengths, batch_size, max_tokens_per_batch)) > 1 and sys.stderr.isatty()
-        batching = {"batch_size": batch_size, "max_tokens_per_batch": max_tokens_per_batch}
-        result, ratios, after, windows = self._embed_planned(
-            ids, plan, ratio, chunk_overlap, normalize=normalize, show_progress_bar=show_progress_bar, **batching
-        )
+        result, after, windows = self._embed_prepared(prepared, options, show_progress_bar)
         embeddings = result[0] if single else result
         embeddings = embeddings.numpy() if output == "numpy" else embeddings
         if not return_details:
             return embeddings
         details = [
             TokenCounts(tokens=count, tokens_after_compression=kept, truncated=cut, ratio=r, chunks=w)
-            for count, kept, cut, r, w in zip(counts, after, truncated, ratios, windows)
+            for count, kept, cut, r, w in zip(prepared.counts, after, prepared.truncated, prepared.ratios, windows)
         ]
         return embeddings, details
 
-    def _embed_planned(self, ids, plan: _LongInputPlan, ratio: float, chunk_overlap: int, *, normalize, **batching):
-        """Embed tokenised inputs by the plan: per-input ratios (``fit``), windows averaged (``chunk``), or as
-        they are; also the ratio, the tokens the layers saw and the windows of each input."""
-        threshold, lengths = self.backend.length_threshold, [len(row) for row in ids]
+    def _embed_prepared(
+        self, prepared: PreparedInputs, options: EncodeOptions, show_progress_bar: bool | None
+    ) -> tuple[Tensor, list[int], list[int]]:
+        """Embed prepared inputs by their plan: each at its ratio, or (``chunk``) as windows averaged; also the
+        tokens the layers saw and the windows of each input."""
+        plan, ids = prepared.plan, prepared.ids
+        batching = {
+            "batch_size": options.batch_size,
+            "max_tokens_per_batch": options.max_tokens_per_batch,
+            "show_progress_bar": show_progress_bar,
+        }
         if plan.mode != "chunk":
-            ratios = fit_ratios(lengths, plan.budget, ratio, threshold) if plan.mode == "fit" else [ratio] * len(ids)
-            per_input = ratios if plan.mode == "fit" else ratio
-            result = self.embed_token_ids(ids, per_input, normalize=normalize, **batching)
-            return result, ratios, [compressed_length(n, r, threshold) for n, r in zip(lengths, ratios)], [1] * len(ids)
-        chunks = split_chunks(ids, self.tokenizer, plan.window, chunk_overlap)
-        vectors = self.embed_token_ids(chunks.ids, ratio, normalize=False, **batching)
+            per_input = prepared.ratios if plan.mode == "fit" else plan.ratio
+            result = self.embed_token_ids(ids, per_input, normalize=options.normalize, **batching)
+            return result, tokens_after([len(row) for row in ids], prepared.ratios, plan.threshold), [1] * len(ids)
+        chunks = split_chunks(ids, self.tokenizer, plan.window, plan.overlap)
+        vectors = self.embed_token_ids(chunks.ids, plan.ratio, normalize=False, **batching)
         result = combine_chunks(vectors, chunks, len(ids))
         after, windows = [0] * len(ids), [0] * len(ids)
-        for owner, row in zip(chunks.owner, chunks.ids):
-            after[owner] += compressed_length(len(row), ratio, threshold)
+        for owner, kept in zip(
+            chunks.owner, tokens_after([len(r) for r in chunks.ids], [plan.ratio] * len(chunks.ids), plan.threshold)
+        ):
+            after[owner] += kept
             windows[owner] += 1
-        return (F.normalize(result, dim=-1) if normalize else result), [ratio] * len(ids), after, windows
+        return (F.normalize(result, dim=-1) if options.normalize else result), after, windows
 
     def embed_token_ids(
         self,
@@ -282,16 +234,19 @@ class Encoder:
         batch_size: int = 32,
         max_tokens_per_batch: int | None = None,
         normalize: bool = True,
-        show_progress_bar: bool = False,
+        show_progress_bar: bool | None = False,
     ) -> Tensor:
         """Embed already-tokenised inputs in length-sorted batches; rows in input order, float32 on CPU.
 
         Sorting keeps padding small, which on a CPU is most of the cost of mixed lengths (the server, which
         cannot sort what has not arrived, picks each forward's inputs by length instead). A list of ratios
-        gives each input its own.
+        gives each input its own. ``show_progress_bar=None``: when stderr is a terminal and there is more
+        than one batch.
         """
         result = torch.empty(len(token_ids), self.dimension, dtype=torch.float32)
         batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
+        if show_progress_bar is None:
+            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
         for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
             try:
                 ratio = (

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..corpus import count_records, iter_records
 from .encoder import Encoder
+from .options import EncodeOptions
 
 __all__ = ["check_files", "encode_file"]
 
@@ -35,17 +36,17 @@ def encode_file(
     encoder: Encoder,
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
+    options: EncodeOptions | None = None,
     *,
     text_field: str = "text",
     id_field: str | None = None,
     chunk_size: int = 4096,
     show_progress_bar: bool = True,
-    **encode_kwargs,
 ) -> int:
     """Embed every record of ``input_path`` into ``output_path``; return the number of rows written."""
     check_files(input_path, output_path, text_field, id_field)
     output_path = Path(output_path)
-    encode_kwargs.setdefault("show_progress_bar", False)  # one bar over the whole file instead
+    encoder.check(options or EncodeOptions())  # bad options: an error before the first chunk
     total = count_records(input_path)  # also checks the file's type and encoding up front
     records = iter_records(input_path, text_field, id_field)
     tmp = output_path.with_name(f".{output_path.name}.partial")
@@ -56,7 +57,9 @@ def encode_file(
         if output_path.suffix == ".npy":
             matrix = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, encoder.dimension))
             while chunk := list(islice(records, chunk_size)):
-                matrix[written : written + len(chunk)] = encoder.encode([t for _, t in chunk], **encode_kwargs)
+                matrix[written : written + len(chunk)] = encoder.encode(
+                    [t for _, t in chunk], options, show_progress_bar=False
+                )
                 written += len(chunk)
                 progress.update(len(chunk))
             matrix.flush()
@@ -68,7 +71,7 @@ def encode_file(
             schema = pa.schema([("id", pa.string()), ("embedding", pa.list_(pa.float32(), encoder.dimension))])
             with pq.ParquetWriter(tmp, schema) as writer:
                 while chunk := list(islice(records, chunk_size)):
-                    vectors = encoder.encode([t for _, t in chunk], **encode_kwargs)
+                    vectors = encoder.encode([t for _, t in chunk], options, show_progress_bar=False)
                     flat = pa.array(vectors.reshape(-1), type=pa.float32())
                     column = pa.FixedSizeListArray.from_arrays(flat, encoder.dimension)
                     writer.write_table(pa.table({"id": [i for i, _ in chunk], "embedding": column}, schema=schema))

@@ -15,33 +15,9 @@ from ..model import JasperTCModel, resolve_model
 from ..model.release import is_jasper_config, read_config_json
 from .backends import JasperBackend, SentenceTransformerBackend
 from .encoder import Encoder
-from .precision import check_int8_device, choose_precision, precision_name, set_precision
+from .precision import check_int8_device, load_dtype, parse_precision, precision_name, probe_precision, set_precision
 
 __all__ = ["load"]
-
-_DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-}
-
-
-_CHOSEN_AFTER_LOADING = ("int8", "auto")  # loaded in fp32, then quantized or probed
-
-
-def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in _CHOSEN_AFTER_LOADING:
-        return torch.float32
-    if dtype not in _DTYPES:
-        raise ValueError(
-            f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES) + list(_CHOSEN_AFTER_LOADING)} or a torch.dtype"
-        )
-    return _DTYPES[dtype]
 
 
 def _default_device() -> str:
@@ -76,10 +52,11 @@ def load(
     if looks_local and not os.path.isdir(os.path.expanduser(text)):
         raise FileNotFoundError(f"no model folder at {text}")
     device = device or _default_device()
-    if dtype == "int8":
+    precision = parse_precision(dtype)  # the precision is settled before the encoder exists
+    if precision == "int8":
         check_int8_device(device)  # before the model loads
     try:
-        encoder = _load(text, device, _resolve_dtype(dtype))
+        backend = _load_backend(text, device, load_dtype(precision), padding_free)
     except OSError as error:
         if os.path.isdir(os.path.expanduser(text)):
             raise
@@ -87,27 +64,28 @@ def load(
             f"cannot load {text!r}: it is no local folder, and the hub is unreachable or has no such model "
             f"(offline machines: pass a folder). Cause: {error}"
         ) from None
-    if padding_free:
-        if not isinstance(encoder.backend, JasperBackend):
-            raise ValueError(f"padding_free applies to Jasper-TC models; {text} is a sentence-transformers model")
-        encoder.backend.padding_free = True
-    if dtype == "auto":
-        choose_precision(encoder)
-    elif dtype == "int8":
-        encoder.backend.model = set_precision(encoder.backend.model, "int8", encoder.backend.device)
-        encoder.precision = "int8"
-    elif dtype is not None:
-        encoder.precision = precision_name(_resolve_dtype(dtype))
-    return encoder
+    probe = None
+    if precision == "auto":
+        probe = probe_precision(backend)
+        precision = probe.choice
+    elif precision == "int8":
+        backend.model = set_precision(backend.model, "int8", backend.device)
+    elif precision is None:
+        precision = precision_name(backend.dtype)
+    return Encoder(backend, precision, probe)
 
 
-def _load(name_or_path: str | os.PathLike, device: str | torch.device, dtype: torch.dtype | None) -> Encoder:
+def _load_backend(name_or_path: str, device: str | torch.device, dtype: torch.dtype | None, padding_free: bool):
     if is_jasper_checkpoint(name_or_path):
         model = JasperTCModel.from_pretrained(name_or_path, **({"dtype": dtype} if dtype else {}))
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        return Encoder(JasperBackend(model.to(device), tokenizer, name=str(name_or_path)))
+        backend = JasperBackend(model.to(device), tokenizer, name=str(name_or_path))
+        backend.padding_free = padding_free
+        return backend
+    if padding_free:
+        raise ValueError(f"padding_free applies to Jasper-TC models; {name_or_path} is a sentence-transformers model")
 
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(name_or_path), device=str(device), model_kwargs={"dtype": dtype} if dtype else None)
-    return Encoder(SentenceTransformerBackend(model, name=str(name_or_path)))
+    return SentenceTransformerBackend(model, name=str(name_or_path))

@@ -11,23 +11,94 @@ a mean weighted by each window's own tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..model import compressed_length, fit_ratio
+from .options import EncodeOptions
 
-__all__ = ["LONG_INPUTS", "Chunks", "LongInputs", "combine_chunks", "fit_ratios", "split_chunks"]
+if TYPE_CHECKING:
+    from .backends import Backend
 
-LongInputs = Literal["truncate", "fit", "chunk"]
-LONG_INPUTS = ("truncate", "fit", "chunk")
+__all__ = [
+    "DEFAULT_LONG_CAP",
+    "Chunks",
+    "LongInputPlan",
+    "combine_chunks",
+    "fit_ratios",
+    "plan_long_inputs",
+    "split_chunks",
+    "tokens_after",
+]
+
+# How much of a long input ``fit`` and ``chunk`` read when the caller names no ``max_length``.
+DEFAULT_LONG_CAP = 32_768
 
 
 def fit_ratios(lengths: list[int], budget: int, ratio: float, threshold: int) -> list[float]:
     """Per input: ``ratio``, lowered to the largest ratio whose compressed length fits ``budget``."""
     return [min(ratio, fit_ratio(n, budget, threshold)) for n in lengths]
+
+
+def tokens_after(lengths: list[int], ratios: list[float], threshold: int) -> list[int]:
+    """Per input: the positions the layers see after compression."""
+    return [compressed_length(n, r, threshold) for n, r in zip(lengths, ratios)]
+
+
+@dataclass(frozen=True)
+class LongInputPlan:
+    """How one call reads its inputs, with every value checked against the model."""
+
+    mode: str  # truncate, fit or chunk
+    cap: int  # tokens read per input (may pass the window for fit and chunk)
+    ratio: float  # the call's ratio (fit lowers it per input to meet the budget)
+    budget: int | None  # fit: positions per input after compression
+    window: int  # chunk: tokens per window
+    overlap: int  # chunk: tokens shared by neighbouring windows
+    threshold: int  # the model's compression threshold
+
+    def ratios(self, lengths: list[int]) -> list[float]:
+        """The ratio each input of these token lengths runs at."""
+        if self.mode == "fit":
+            return fit_ratios(lengths, self.budget, self.ratio, self.threshold)
+        return [self.ratio] * len(lengths)
+
+
+def _limit_problem(key: str, value: int, limit: int | None, what: str) -> str | None:
+    if limit is not None and value > limit:
+        return f"{key}={value} exceeds this model's {what} of {limit} positions"
+    return None
+
+
+def plan_long_inputs(options: EncodeOptions, backend: Backend) -> LongInputPlan:
+    """``options`` checked against the model; every bad value is an error naming it and its limit."""
+    limit, threshold, window = backend.position_limit, backend.length_threshold, backend.max_length
+    mode = options.long_inputs
+    if mode == "truncate":
+        cap = options.max_length or window
+        problem = _limit_problem("max_length", cap, limit, "limit")
+    else:
+        cap = options.max_length or DEFAULT_LONG_CAP
+        problem = None
+    if mode == "chunk" and not options.chunk_overlap < window // 2:
+        problem = f"chunk_overlap must be in [0, {window // 2}), got {options.chunk_overlap}"
+    budget = None
+    if mode == "fit":
+        budget = options.token_budget or window
+        if budget <= threshold:
+            problem = f"token_budget must be an integer above the compression threshold of {threshold}, got {budget}"
+        else:
+            problem = _limit_problem("token_budget", budget, limit, "window")
+        if problem is None and cap < budget:
+            problem = f"max_length={cap} is below token_budget={budget}: nothing would need compressing"
+    if problem:
+        raise ValueError(problem)
+    default = 1.0 if mode == "fit" else backend.default_ratio
+    ratio = default if options.compression_ratio is None else options.compression_ratio
+    return LongInputPlan(mode, cap, ratio, budget, window, options.chunk_overlap, threshold)
 
 
 @dataclass(frozen=True)
@@ -83,7 +154,3 @@ def combine_chunks(vectors: Tensor, chunks: Chunks, count: int) -> Tensor:
         0, owner, F.normalize(vectors, dim=-1) * weight
     )
     return summed / torch.zeros(count, 1, dtype=vectors.dtype).index_add(0, owner, weight)
-
-
-def tokens_after(lengths: list[int], ratios: list[float], threshold: int) -> list[int]:
-    return [compressed_length(n, r, threshold) for n, r in zip(lengths, ratios)]

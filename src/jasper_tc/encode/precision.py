@@ -22,16 +22,27 @@ __all__ = [
     "CPU_PRECISIONS",
     "PrecisionProbe",
     "check_int8_device",
-    "choose_precision",
     "cpu_flags",
+    "load_dtype",
+    "parse_precision",
     "precision_name",
+    "probe_precision",
     "set_precision",
 ]
 
 log = logging.getLogger("jasper_tc.encode")
 
 CPU_PRECISIONS = ("fp32", "bf16", "int8")
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# The one table of precisions: name -> the dtype the weights are loaded in. int8 and auto load in fp32
+# (then quantized, or probed); the long names are accepted for torch's spelling.
+_LOADED_AS = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "int8": torch.float32,
+    "auto": torch.float32,
+}
+_ALIASES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 _FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
 # Our own probe text: plain prose of every length the probe needs (no data file is read).
 _PROBE_TEXT = (
@@ -61,9 +72,30 @@ def check_int8_device(device: str | torch.device) -> None:
         raise ValueError(f"dtype='int8' runs on CPU only (torch's dynamic quantization), not on {device}; use bf16")
 
 
+def parse_precision(dtype: torch.dtype | str | None) -> str | None:
+    """A ``dtype`` argument as a precision name (fp32, bf16, fp16, int8 or auto); None: as saved."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, torch.dtype):
+        return precision_name(dtype)
+    name = _ALIASES.get(dtype, dtype)
+    if name not in _LOADED_AS:
+        valid = [*sorted(["fp32", "bf16", "fp16", *_ALIASES]), "int8", "auto"]
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {valid} or a torch.dtype")
+    return name
+
+
+def load_dtype(precision: str | None) -> torch.dtype | None:
+    """The dtype the weights are loaded in for ``precision`` (None: as saved)."""
+    return None if precision is None else _LOADED_AS[precision]
+
+
 def precision_name(dtype: torch.dtype) -> str:
     """``torch.bfloat16`` -> ``"bf16"``: what ``encoder.precision`` says."""
-    return next(name for name, value in _DTYPES.items() if value == dtype)
+    for name in ("fp32", "bf16", "fp16"):
+        if _LOADED_AS[name] == dtype:
+            return name
+    raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
 
 
 def set_precision(model: nn.Module, precision: str, device: torch.device) -> nn.Module:
@@ -78,9 +110,9 @@ def set_precision(model: nn.Module, precision: str, device: torch.device) -> nn.
             warnings.simplefilter("ignore")
             # per output channel: a per-tensor scale loses more (cosine 0.94 against 0.98 on MiniLM)
             return quantize_dynamic(model.float(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-    if precision not in _DTYPES:
+    if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {precision!r}; use one of fp32, bf16, fp16, int8 or auto")
-    return model.to(_DTYPES[precision])
+    return model.to(_LOADED_AS[precision])
 
 
 @dataclass
@@ -105,19 +137,20 @@ class PrecisionProbe:
         return f"dtype=auto picked {self.choice} on this CPU (flags: {flags}): {shown}"
 
 
-def choose_precision(encoder, *, min_cosine: float = 0.999, repeats: int = 2) -> PrecisionProbe:
-    """Switch ``encoder`` (loaded in fp32) to the fastest precision within ``min_cosine`` of fp32; return
-    what was measured. Every candidate runs the same probe: 16 texts of 16-200 words, batch 16."""
-    backend = encoder.backend
+def probe_precision(backend, *, min_cosine: float = 0.999, repeats: int = 2) -> PrecisionProbe:
+    """Give ``backend`` (loaded in fp32) the fastest precision within ``min_cosine`` of fp32, before an
+    encoder is built on it; return what was measured. Every candidate runs the same probe: 16 texts of
+    16-200 words, batch 16."""
+    from .encoder import Encoder
+
     device = backend.device
     if device.type != "cpu":
         choice = "bf16" if device.type != "cuda" or torch.cuda.is_bf16_supported() else "fp16"
         backend.model = set_precision(backend.model, choice, device)
-        probe = PrecisionProbe(choice, reason=f"{device.type}: no probe")
-        encoder.precision, encoder.precision_probe = choice, probe
-        return probe
+        return PrecisionProbe(choice, reason=f"{device.type}: no probe")
     words = _PROBE_TEXT.split()
     texts = [" ".join(words[: 16 + (i * 184) // 15]) for i in range(16)]
+    probing = Encoder(backend)  # a throwaway encoder over the backend whose model is swapped per candidate
     reference = None
     probe = PrecisionProbe("fp32", cpu_flags=cpu_flags())
     models = {"fp32": backend.model}
@@ -129,16 +162,15 @@ def choose_precision(encoder, *, min_cosine: float = 0.999, repeats: int = 2) ->
                 log.info("precision %s unavailable here: %s", name, error)
                 continue
         backend.model = models[name]
-        encoder.encode(texts[:2], batch_size=16)  # warm-up
+        probing.encode(texts[:2], batch_size=16)  # warm-up
         started = time.perf_counter()
         for _ in range(repeats):
-            vectors = encoder.encode(texts, batch_size=16, output="torch")
+            vectors = probing.encode(texts, batch_size=16, output="torch")
         probe.texts_per_s[name] = repeats * len(texts) / (time.perf_counter() - started)
         reference = vectors if reference is None else reference
         probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
     allowed = [n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine]
     probe.choice = max(allowed, key=probe.texts_per_s.__getitem__)
     backend.model = models[probe.choice]
-    encoder.precision, encoder.precision_probe = probe.choice, probe
     log.info(probe.summary())
     return probe

@@ -17,7 +17,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
-from ..encode import Encoder, load
+from ..encode import EncodeOptions, Encoder, load
 
 __all__ = ["RELEASE_INSTRUCTION_TEMPLATE", "JasperMTEBModel", "release_prompts"]
 
@@ -54,12 +54,13 @@ class JasperMTEBModel(AbsEncoder):
         **kwargs: Any,
     ) -> None:
         self.encoder = model_name if isinstance(model_name, Encoder) else load(model_name, device=device, dtype=dtype)
-        self.compression_ratio = compression_ratio
-        # None: the release's 1024, or the model's own limit if lower; an explicit value beyond it is an error
-        self.max_length = (
-            min(1024, self.encoder.max_length) if max_length is None else self.encoder.resolve_max_length(max_length)
+        # max_length None: the release's 1024, or the model's own limit if lower; beyond the limit is an error
+        self.options = EncodeOptions(
+            compression_ratio=compression_ratio,
+            max_length=min(1024, self.encoder.max_length) if max_length is None else max_length,
+            batch_size=batch_size,
         )
-        self.batch_size = batch_size
+        self.max_length = self.encoder.check(self.options).cap
         self.prompts_dict = release_prompts() if prompts_dict is None else prompts_dict
         self.instruction_template = instruction_template
         self.apply_instruction_to_passages = apply_instruction_to_passages
@@ -97,10 +98,9 @@ class JasperMTEBModel(AbsEncoder):
         texts = [text for batch in inputs for text in batch["text"]]
         return self.encoder.encode(
             texts,
+            self.options,
             prompt=instruction or None,
-            compression_ratio=self.compression_ratio,
-            max_length=self.max_length,
-            batch_size=kwargs.get("batch_size", self.batch_size),
+            batch_size=kwargs.get("batch_size", self.options.batch_size),
             show_progress_bar=kwargs.get("show_progress_bar"),
         )
 

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_json
-from ..encode import Encoder
+from ..encode import EncodeOptions, Encoder
 from . import metrics
 from .tasks import MAIN_SCORE, LoadedTask, SuiteConfig, TaskError, load_task
 
@@ -46,19 +46,12 @@ def failed_tasks(records: list[dict]) -> dict[str, list[dict]]:
 
 
 class EmbeddingCache:
-    """Embeddings by text for one encoder: short texts are shared across ratios."""
+    """Embeddings by text for one encoder and one set of options: short texts are shared across ratios."""
 
-    def __init__(
-        self, encoder: Encoder, batch_size: int = 32, max_length: int | None = None, long_inputs: dict | None = None
-    ) -> None:
+    def __init__(self, encoder: Encoder, options: EncodeOptions | None = None) -> None:
         self.encoder = encoder
-        self.batch_size = batch_size
-        self.long_inputs = dict(long_inputs or {})  # long_inputs, token_budget, chunk_overlap
-        mode = self.long_inputs.get("long_inputs", "truncate")
-        self.max_length = max_length if mode != "truncate" else encoder.resolve_max_length(max_length)
-        if mode != "truncate":
-            options = {k: v for k, v in self.long_inputs.items() if k != "long_inputs"}
-            encoder.plan_long_inputs(mode, max_length, options.get("token_budget"), options.get("chunk_overlap", 32))
+        self.options = EncodeOptions.of(options, normalize=True)
+        self.cap = encoder.check(self.options).cap  # bad options: an error now, naming the value
         self.short: dict[str, np.ndarray] = {}  # texts within the threshold: any ratio
         self.by_ratio: dict[float, dict[str, np.ndarray]] = {}
         self.encoded = 0
@@ -68,18 +61,12 @@ class EmbeddingCache:
         missing = list(dict.fromkeys(t for t in texts if t not in self.short and t not in cache))
         if missing:
             vectors, details = self.encoder.encode(
-                missing,
-                compression_ratio=ratio,
-                batch_size=self.batch_size,
-                max_length=self.max_length,
-                return_details=True,
-                **self.long_inputs,
-                show_progress_bar=False,
+                missing, self.options, compression_ratio=ratio, return_details=True, show_progress_bar=False
             )
             self.encoded += len(missing)
             threshold = self.encoder.backend.length_threshold
             for text, vector, detail in zip(missing, vectors, details):
-                seen = detail.tokens if self.max_length is None else min(detail.tokens, self.max_length)
+                seen = min(detail.tokens, self.cap)
                 (self.short if seen <= threshold else cache)[text] = vector  # short: the same at any ratio
         return np.stack([self.short[t] if t in self.short else cache[t] for t in texts])
 
@@ -111,19 +98,17 @@ def run_suite(
     output: Path,
     *,
     model_name: str,
-    batch_size: int = 32,
-    max_length: int | None = None,
-    long_inputs: dict | None = None,
+    options: EncodeOptions | None = None,
 ) -> list[dict]:
     """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records.
 
-    ``max_length`` cuts every input to that many tokens (default: the model's own limit), so that
-    models with different limits are compared on the same text. ``long_inputs`` (``{"long_inputs":
-    "fit", "token_budget": 512}`` or ``{"long_inputs": "chunk"}``) reads long inputs past the window.
+    ``options.max_length`` cuts every input to that many tokens (default: the model's own limit), so that
+    models with different limits are compared on the same text; ``options.long_inputs`` ``fit`` or
+    ``chunk`` reads long inputs past the window. The ratio is each of ``ratios`` in turn.
     """
     results_dir = output / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(encoder, batch_size, max_length, long_inputs)
+    cache = EmbeddingCache(encoder, options)
     loaded: dict[str, LoadedTask | str] = {}
     for task in suite.tasks:
         try:
@@ -163,8 +148,8 @@ def run_suite(
         {
             "model": model_name,
             "ratios": ratios,
-            "max_length": cache.max_length,
-            "long_inputs": cache.long_inputs,
+            "max_length": cache.cap,
+            "options": {k: v for k, v in cache.options.source().items() if k != "compression_ratio"},
             "results": records,
             "texts_encoded": cache.encoded,
         },

@@ -4,7 +4,7 @@ Imports nothing else from the package; importing it registers ``jasper_tc`` with
 Auto classes, so sentence-transformers and ``AutoModel`` can load saved checkpoints.
 """
 
-from .builders import MlpInit, build_student, init_jasper_mlp, insert_compressor, insert_jasper_mlp, keep_first_layers
+from .builders import MlpInit, build_student, init_jasper_mlp, insert_jasper_mlp, keep_first_layers
 from .compressor import (
     LENGTH_THRESHOLD,
     TokenCompressor,
@@ -41,7 +41,6 @@ __all__ = [
     "compressed_lengths",
     "fit_ratio",
     "init_jasper_mlp",
-    "insert_compressor",
     "insert_jasper_mlp",
     "keep_first_layers",
     "load_jasper_config",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -29,7 +28,6 @@ __all__ = [
     "MlpInit",
     "build_student",
     "init_jasper_mlp",
-    "insert_compressor",
     "insert_jasper_mlp",
     "keep_first_layers",
     "sentence_transformers_max_length",
@@ -225,13 +223,3 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
     rows = table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)
     out = (rows + mlp(rows) if model.config.jasper_mlp_residual else mlp(rows)).float().cpu()
     return F.cosine_similarity(out, table, dim=1).mean().item()
-
-
-def insert_compressor(model: JasperTCModel, **options) -> JasperTCModel:
-    """Deprecated name of :func:`insert_jasper_mlp` (it inserts the MLP; the pool needs no inserting)."""
-    warnings.warn(
-        "insert_compressor is renamed insert_jasper_mlp; the old name goes in the next release",
-        FutureWarning,
-        stacklevel=2,
-    )
-    return insert_jasper_mlp(model, **options)

@@ -17,9 +17,7 @@ import torch
 from starlette.requests import Request
 from torch import Tensor
 
-from ..encode import Encoder
-from ..encode.long_inputs import fit_ratios
-from ..model import check_ratio
+from ..encode import EncodeOptions, Encoder
 from .batcher import Batcher, Overloaded
 from .config import ServeConfig
 from .errors import ApiError
@@ -133,15 +131,27 @@ class ServerState:
                 raise ApiError("invalid_request", f"{field}[{i}] is empty or whitespace; there is nothing to embed")
         return texts
 
-    def resolve_ratio(self, value: float | None, encoder: Encoder) -> float:
-        """The request's ratio, checked; else the server's default; else the model's."""
-        if value is None:
-            default = self.config.default_ratio
-            return default if default is not None else encoder.backend.default_ratio
+    def request_options(
+        self, encoder: Encoder, ratio: float | None, prompt_name: str | None, token_budget: int | None
+    ) -> EncodeOptions:
+        """A request's encode options, checked against the model (400 naming the bad value): its ratio, else
+        the server's default, else the model's; with a ``token_budget``, each input read up to
+        ``max_long_input_tokens`` and compressed to fit it."""
+        if token_budget is None:
+            ratio = self.config.default_ratio if ratio is None else ratio
+            reading = {"max_length": self.input_token_limit(encoder)}
+        else:
+            reading = {
+                "long_inputs": "fit",
+                "token_budget": token_budget,
+                "max_length": self.config.max_long_input_tokens,
+            }
         try:
-            return check_ratio(value, "compression_ratio")
+            options = EncodeOptions(compression_ratio=ratio, prompt_name=prompt_name, **reading)
+            encoder.check(options)
         except (TypeError, ValueError) as error:
             raise ApiError("invalid_request", str(error)) from None
+        return options
 
     def resolve_prefix(self, encoder: Encoder, prompt_name: str | None) -> str:
         """The text put before each input for the named prompt (400 for a name the model does not have)."""
@@ -215,32 +225,20 @@ class ServerState:
         which costs less than the hop to a worker thread; larger ones in a thread, so the loop stays free.
         """
         texts = self.check_inputs(inputs, field)
-        ratio = 1.0 if token_budget is not None and ratio is None else self.resolve_ratio(ratio, encoder)
-        prefix = self.resolve_prefix(encoder, prompt_name)
-        limit = self.input_token_limit(encoder) if token_budget is None else self.config.max_long_input_tokens
-        if token_budget is not None:
-            try:
-                encoder.plan_long_inputs("fit", limit, token_budget, 0)
-            except ValueError as error:
-                raise ApiError("invalid_request", str(error)) from None
-        prefixed = [prefix + t for t in texts]
-        if len(prefixed) <= 8 and sum(map(len, prefixed)) <= INLINE_TOKENIZE_CHARS:
-            ids, counts, truncated = encoder.tokenize(prefixed, limit)
+        options = self.request_options(encoder, ratio, prompt_name, token_budget)
+        if len(texts) <= 8 and sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
+            prepared = encoder.prepare(texts, options)
         else:
-            ids, counts, truncated = await asyncio.to_thread(encoder.tokenize, prefixed, limit)
+            prepared = await asyncio.to_thread(encoder.prepare, texts, options)
         if not (self.config.truncate if truncate is None else truncate):
-            for i, cut in enumerate(truncated):
+            for i, cut in enumerate(prepared.truncated):
                 if cut:
                     raise ApiError(
                         "input_too_long",
-                        f"{field}[{i}] has {counts[i]} tokens, more than the limit of {limit}; "
+                        f"{field}[{i}] has {prepared.counts[i]} tokens, more than the limit of {prepared.plan.cap}; "
                         "send truncate=true to cut it to the limit",
                     )
-        threshold = encoder.backend.length_threshold
-        queued = (
-            fit_ratios([len(r) for r in ids], token_budget, ratio, threshold) if token_budget else [ratio] * len(ids)
-        )
-        return ids, ratio, queued
+        return prepared.ids, prepared.plan.ratio, prepared.ratios
 
 
 async def _disconnected(request: Request) -> None:

@@ -169,7 +169,7 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     clock = PhaseClock(say)
     corpus_data = corpus_overrides(plan)
-    teacher_length = f"teachers.0.max_length={plan.max_length}"
+    teacher_length = f"teachers.0.encode.max_length={plan.max_length}"
     triples = out / "triples.jsonl"
 
     with clock.phase("data: bilingual paragraph sample"):

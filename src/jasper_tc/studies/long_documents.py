@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_json
+from ..encode import EncodeOptions
 from ..phases import PhaseClock
 from ..resources import find_suite
 
@@ -84,11 +85,13 @@ def _slug(label: str) -> str:
 def _encode_documents(
     encoder, documents: list[str], study: LongDocumentStudy, options: dict
 ) -> tuple[np.ndarray, float]:
-    cap = {} if options["long_inputs"] == "truncate" else {"max_length": study.cap}
+    chosen = EncodeOptions.of(None, batch_size=study.batch_size, **options)
+    if chosen.long_inputs != "truncate":
+        chosen = EncodeOptions.of(chosen, max_length=study.cap)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation and training-free pooling warn; both are the point here
-        vectors = encoder.encode(documents, batch_size=study.batch_size, show_progress_bar=False, **options, **cap)
+        vectors = encoder.encode(documents, chosen, show_progress_bar=False)
     return vectors, (time.perf_counter() - started) * 1000 / len(documents)
 
 

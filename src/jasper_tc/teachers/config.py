@@ -5,7 +5,7 @@ Example (``configs/teachers/jasper-600m.yaml`` is the release's recipe)::
     corpus: {path: corpus.jsonl.gz, text_field: text, id_field: id}
     output: runs/teachers
     teachers:
-      - {name: minilm, model: path/to/all-MiniLM-L6-v2, max_length: 256}
+      - {name: minilm, model: path/to/all-MiniLM-L6-v2, encode: {max_length: 256}}
     fusion: {projections: {minilm: identity}}
 """
 
@@ -18,7 +18,7 @@ from typing import Literal
 
 from ..configs import ConfigError, load_config
 from ..corpus import CorpusConfig
-from ..model import check_ratio
+from ..encode import EncodeOptions
 from .projections import parse_projection
 
 __all__ = ["FusionConfig", "TeachConfig", "TeacherConfig", "load_teach_config"]
@@ -32,24 +32,20 @@ class TeacherConfig:
     model: str
     # Recorded in the manifest (the hub revision the model came from).
     revision: str | None = None
-    # A prompt of the model (e.g. "document"), or a literal prompt; at most one of the two.
-    prompt_name: str | None = None
-    prompt: str | None = None
-    # Tokens per text; None = the model's own limit.
-    max_length: int | None = None
     # fp32, bf16 or fp16; None = as saved.
     dtype: str | None = None
-    batch_size: int = 32
-    max_tokens_per_batch: int | None = None
-    # Teachers normally run uncompressed (None = the model's default, 1.0 for plain models).
-    compression_ratio: float | None = None
-    # Texts longer than the teacher's window: cut them ("truncate"), or embed overlapping windows and
-    # average them ("chunk", reading up to max_length): the target for a student trained to read whole
-    # long texts compressed to fit (compression.fit_positions).
-    long_inputs: Literal["truncate", "chunk"] = "truncate"
-    chunk_overlap: int = 32
+    # How the teacher encodes: a prompt (prompt_name or a literal prompt), max_length, batch_size,
+    # max_tokens_per_batch, ... -- the options of ``encoder.encode``. Teachers normally run uncompressed
+    # (compression_ratio None: 1.0 for plain models). Texts past the window: cut them (long_inputs:
+    # truncate), or embed overlapping windows and average them (chunk, reading up to max_length): the
+    # target for a student trained to read whole long texts compressed to fit (compression.fit_positions).
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
     # Expected embedding size; checked as soon as the model loads, before any text is encoded.
     dimension: int | None = None
+
+    def source(self) -> dict:
+        """What makes this teacher's vectors what they are: a resumed store must have been made the same way."""
+        return {"model": self.model, "revision": self.revision, "dtype": self.dtype, **self.encode.source()}
 
 
 @dataclass(frozen=True)
@@ -93,23 +89,14 @@ def check_teach_config(config: TeachConfig, source: str) -> TeachConfig:
     for i, teacher in enumerate(config.teachers):
         if not teacher.name or os.sep in teacher.name or teacher.name.startswith("."):
             problems.append(f"teachers[{i}].name: {teacher.name!r} cannot name a folder")
-        if teacher.prompt is not None and teacher.prompt_name is not None:
-            problems.append(f"teachers[{i}]: give prompt or prompt_name, not both")
-        if teacher.batch_size < 1:
-            problems.append(f"teachers[{i}].batch_size: must be at least 1")
+        if teacher.encode.long_inputs == "fit":
+            problems.append(f"teachers[{i}].encode.long_inputs: a teacher reads truncate or chunk, not fit")
     for key in ("shard_rows", "chunk_rows"):
         if getattr(config, key) < 1:
             problems.append(f"{key}: must be at least 1")
     for i, teacher in enumerate(config.teachers):
-        for key in ("max_length", "dimension"):
-            value = getattr(teacher, key)
-            if value is not None and value < 1:
-                problems.append(f"teachers[{i}].{key}: must be at least 1, got {value}")
-        if teacher.compression_ratio is not None:
-            try:
-                check_ratio(teacher.compression_ratio, f"teachers[{i}].compression_ratio")
-            except ValueError as error:
-                problems.append(str(error))
+        if teacher.dimension is not None and teacher.dimension < 1:
+            problems.append(f"teachers[{i}].dimension: must be at least 1, got {teacher.dimension}")
     if config.fusion is not None and config.fusion.pca_sample_rows < 1:
         problems.append("fusion.pca_sample_rows: must be at least 1")
     if config.fusion is not None:

@@ -6,22 +6,42 @@ exactly what the uninterrupted one would have, with no sampler state to save.
 
 Texts live in an Arrow file memory-mapped by every process (built once from the corpus), so a corpus
 of millions of paragraphs costs no Python objects and no per-process copy.
+
+Each kind of data (:class:`DistillData`, :class:`TripleData`) knows what the loop needs of it: the
+micro-batch it makes of some rows, the objective it is trained with, and what to say about it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import torch
+from torch import Tensor
 
 from ..corpus import CorpusConfig, CorpusError, iter_corpus, iter_triples, scan_corpus, text_id
 from ..store import EmbeddingStore, StoreError
+from .config import LossConfig, TrainConfig
+from .objective import MicroBatch, Objective, distill_objective, triple_objective
 
-__all__ = ["DistillBatch", "DistillData", "StepSampler", "TripleBatch", "TripleData", "load_data"]
+__all__ = [
+    "DistillBatch",
+    "DistillData",
+    "StepSampler",
+    "Tokenize",
+    "TrainData",
+    "TripleBatch",
+    "TripleData",
+    "load_data",
+]
+
+# (texts, prompt text put before each) -> {"input_ids", "attention_mask"} on the training device
+Tokenize = Callable[[list[str], str], dict[str, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,14 @@ class StepSampler:
         return self.order(epoch)[first : first + self.batch_size]
 
 
+def _vectors(array: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def _prompt(prompts: dict[str, str], name: str | None) -> str:
+    return prompts.get(name, "") if name else ""
+
+
 class DistillData:
     """Corpus texts and their teacher vectors, row for row (stages 1-3)."""
 
@@ -85,15 +113,65 @@ class DistillData:
         texts = self.texts.take(pa.array(indices)).to_pylist()
         return DistillBatch(texts=texts, teacher=np.asarray(self.store[indices], dtype=np.float32))
 
+    def micro_batch(
+        self, indices: np.ndarray, tokenize: Tokenize, prompts: dict[str, str], device: torch.device
+    ) -> MicroBatch:
+        """The rows ``indices`` as one part, ``texts``, tokenised without a prompt."""
+        batch = self.batch(indices)
+        return MicroBatch(
+            inputs={"texts": tokenize(batch.texts, "")}, teacher={"texts": _vectors(batch.teacher, device)}
+        )
+
+    def objective(self, loss: LossConfig) -> Objective:
+        return distill_objective(loss)
+
+    def notes(self) -> list[str]:
+        """What the run log should say about the data beyond its size."""
+        return []
+
 
 class TripleData:
-    """Stage-4 triples (query, positive, K negatives) and the store rows of each of their texts."""
+    """Stage-4 triples (query, positive, K negatives) and the store rows of each of their texts; queries and
+    documents are tokenised after the model's prompts named ``prompt_names`` (None: no prompt)."""
 
-    def __init__(self, triples: list[list[str]], rows: np.ndarray, store: EmbeddingStore, skipped: int) -> None:
+    def __init__(
+        self,
+        triples: list[list[str]],
+        rows: np.ndarray,
+        store: EmbeddingStore,
+        skipped: int,
+        negatives: int,
+        prompt_names: tuple[str | None, str | None] = (None, None),
+    ) -> None:
         self.triples, self.rows, self.store, self.skipped = triples, rows, store, skipped  # rows: (N, 2 + K)
+        self.negatives, self.prompt_names = negatives, prompt_names
 
     def __len__(self) -> int:
         return len(self.triples)
+
+    def micro_batch(
+        self, indices: np.ndarray, tokenize: Tokenize, prompts: dict[str, str], device: torch.device
+    ) -> MicroBatch:
+        """The triples ``indices`` as two parts: ``queries``, and ``documents`` (each query's 1 + K)."""
+        batch = self.batch(indices)
+        query_prompt, document_prompt = (_prompt(prompts, name) for name in self.prompt_names)
+        return MicroBatch(
+            inputs={
+                "queries": tokenize(batch.queries, query_prompt),
+                "documents": tokenize(batch.documents, document_prompt),
+            },
+            teacher={
+                "queries": _vectors(batch.teacher_queries, device),
+                "documents": _vectors(batch.teacher_documents, device),
+            },
+        )
+
+    def objective(self, loss: LossConfig) -> Objective:
+        return triple_objective(loss, self.negatives)
+
+    def notes(self) -> list[str]:
+        """What the run log should say about the data beyond its size."""
+        return [f"skipped {self.skipped} triple(s) with fewer than {self.negatives} negatives"] if self.skipped else []
 
     def batch(self, indices: np.ndarray) -> TripleBatch:
         chosen = [self.triples[i] for i in indices]
@@ -148,7 +226,13 @@ def load_distill_data(corpus: CorpusConfig, store_folder: str, dimension: int, c
     return DistillData(_text_column(corpus, cache, scan.fingerprint), store)
 
 
-def load_triple_data(path: str, store_folder: str, dimension: int, negatives: int) -> TripleData:
+def load_triple_data(
+    path: str,
+    store_folder: str,
+    dimension: int,
+    negatives: int,
+    prompt_names: tuple[str | None, str | None] = (None, None),
+) -> TripleData:
     store = _open_store(store_folder, dimension)
     if store.manifest.ids is None:
         raise StoreError(f"data.teacher_store: {store_folder} has no id index; build it with `jasper-tc teach`")
@@ -169,12 +253,16 @@ def load_triple_data(path: str, store_folder: str, dimension: int, negatives: in
         triples.append(texts)
     if not triples:
         raise CorpusError(f"{path}: no triple has {negatives} negatives")
-    return TripleData(triples, np.asarray(rows, dtype=np.int64), store, skipped)
+    return TripleData(triples, np.asarray(rows, dtype=np.int64), store, skipped, negatives, prompt_names)
 
 
-def load_data(config, dimension: int) -> DistillData | TripleData:
+TrainData = DistillData | TripleData
+
+
+def load_data(config: TrainConfig, dimension: int) -> TrainData:
     """The data of a :class:`~jasper_tc.training.config.TrainConfig`, checked against its teacher store."""
     data = config.data
     if data.triples is not None:
-        return load_triple_data(data.triples, data.teacher_store, dimension, data.negatives)
+        prompt_names = (data.query_prompt_name, data.document_prompt_name)
+        return load_triple_data(data.triples, data.teacher_store, dimension, data.negatives, prompt_names)
     return load_distill_data(data.corpus, data.teacher_store, dimension, Path(config.output) / "data")

@@ -5,19 +5,21 @@ step: read the step's rows (a function of the step, see ``data``), tokenise, for
 every micro-batch (``objective.run_step``), clip, step AdamW and the schedule, log, and now and then
 checkpoint. Ctrl-C or SIGTERM finishes the current step, saves a checkpoint and exits; ``resume``
 continues from the latest checkpoint and ends with the same weights as a run never stopped.
+
+What a step reads and which objective it is trained with are the data's (``data``: texts or triples);
+how it is timed and what it logs, ``telemetry``.
 """
 
 from __future__ import annotations
 
 import math
 import signal
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import yaml
 
@@ -25,11 +27,17 @@ from ..atomic import atomic_write_bytes
 from ..configs import ConfigError
 from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
-from .data import DistillData, StepSampler, TripleData, load_data
-from .objective import MicroBatch, StepRatio, StepResult, distill_objective, run_step, triple_objective
+from .data import StepSampler, TrainData, load_data
+from .objective import MicroBatch, Objective, StepRatio, run_step
 from .parameters import param_groups
 from .runlog import RunLog
 from .start import build_start
+from .telemetry import StepClock, share, step_record
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from torch.optim.lr_scheduler import LRScheduler
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["TrainResult", "train"]
 
@@ -75,32 +83,6 @@ def _tokenize(tokenizer, texts: list[str], prefix: str, max_length: int, device)
     return {"input_ids": encoded["input_ids"].to(device), "attention_mask": encoded["attention_mask"].to(device)}
 
 
-def _micro_batch(data, indices: np.ndarray, tokenizer, config: TrainConfig, prompts: dict, device) -> MicroBatch:
-    batch = data.batch(indices)
-    length = config.data.max_length
-
-    def prompt(name):
-        return prompts.get(name, "") if name else ""
-
-    def vectors(array):
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
-    if isinstance(data, TripleData):
-        return MicroBatch(
-            inputs={
-                "queries": _tokenize(tokenizer, batch.queries, prompt(config.data.query_prompt_name), length, device),
-                "documents": _tokenize(
-                    tokenizer, batch.documents, prompt(config.data.document_prompt_name), length, device
-                ),
-            },
-            teacher={"queries": vectors(batch.teacher_queries), "documents": vectors(batch.teacher_documents)},
-        )
-    return MicroBatch(
-        inputs={"texts": _tokenize(tokenizer, batch.texts, "", length, device)},
-        teacher={"texts": vectors(batch.teacher)},
-    )
-
-
 def _optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters, grouped by learning rate (``optimizer.lr_by_pattern``); no
     weight decay on biases and norm weights (one-dimensional parameters)."""
@@ -109,7 +91,7 @@ def _optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
 
 
-def _save_model(accelerator, model, tokenizer, output: Path) -> Path:
+def _save_model(accelerator: Accelerator, model: torch.nn.Module, tokenizer, output: Path) -> Path:
     """The stage's output: a jasper-tc checkpoint (also a sentence-transformers folder), written atomically."""
     final = output / MODEL_FOLDER
     state_dict = accelerator.get_state_dict(model)
@@ -119,7 +101,7 @@ def _save_model(accelerator, model, tokenizer, output: Path) -> Path:
     return final
 
 
-def _check_launch(accelerator, config: TrainConfig, source: str) -> None:
+def _check_launch(accelerator: Accelerator, config: TrainConfig, source: str) -> None:
     """What this loop cannot do under the launch it got, said before any model loads."""
     from accelerate.utils import DistributedType
 
@@ -148,73 +130,30 @@ class _Run:
     """Everything one stage trains with, built once before the first step."""
 
     config: TrainConfig
-    accelerator: object
+    accelerator: Accelerator
     model: torch.nn.Module
-    tokenizer: object
-    data: DistillData | TripleData
+    tokenizer: PreTrainedTokenizerBase
+    data: TrainData  # distillation texts or stage-4 triples; each kind makes its micro-batches and objective
     sampler: StepSampler
     optimizer: torch.optim.Optimizer
-    scheduler: object
-    objective: object
+    scheduler: LRScheduler
+    objective: Objective
     total: int
-    prompts: dict[str, str]
+    prompts: dict[str, str]  # the model's prompts, name -> text
 
 
-@dataclass(frozen=True)
-class _Shared:
-    """One step's figures agreed by every process (one collective per step)."""
+def _read(run: _Run, step: int) -> list[MicroBatch]:
+    """This process's micro-batches of ``step``: tokenised, with their teacher vectors, on its device."""
+    device, length = run.accelerator.device, run.config.data.max_length
 
-    loss: float
-    terms: dict[str, float]
-    tokens: int
-    stop_requested: bool  # some process was asked to stop (Ctrl-C, SIGTERM or ``on_step``)
+    def tokenize(texts: list[str], prefix: str) -> dict[str, torch.Tensor]:
+        return _tokenize(run.tokenizer, texts, prefix, length, device)
 
-
-def _share(accelerator, result: StepResult, tokens: int, stop: bool) -> _Shared:
-    """Mean loss and terms over processes, the summed token count, and whether any process must stop."""
-    names = sorted(result.terms)
-    values = [float(result.loss), *(float(result.terms[n]) for n in names), tokens, float(stop)]
-    shared = torch.tensor(values, device=accelerator.device)
-    if accelerator.num_processes > 1:
-        shared = accelerator.reduce(shared, reduction="sum")
-        shared[: 1 + len(names)] /= accelerator.num_processes
-    values = shared.tolist()
-    return _Shared(values[0], dict(zip(names, values[1 : 1 + len(names)])), int(values[-2]), values[-1] > 0)
-
-
-@dataclass(frozen=True)
-class _StepClock:
-    """When each part of a step ended, and the previous step's bookkeeping that counts towards this one."""
-
-    began: float
-    loaded: float
-    stepped: float
-    done: float
-    bookkeeping: float
-
-
-def _step_record(step: int, run: _Run, shared: _Shared, result: StepResult, times: _StepClock, **extra) -> dict:
-    """The ``log.jsonl`` record of one step: loss and terms, throughput, and where the step's time went."""
-    seconds = times.done - times.began + times.bookkeeping
-    data_s, optimizer_s = times.loaded - times.began, times.done - times.stepped
-    return {
-        "step": step,
-        "epoch": round(step / run.sampler.steps_per_epoch, 4),
-        "loss": shared.loss,
-        "terms": shared.terms,
-        **extra,
-        "tokens": shared.tokens,
-        "tokens_per_s": shared.tokens / seconds,
-        "step_s": seconds,
-        "seconds": {
-            "data": data_s,
-            "forward": result.forward_s,
-            "backward": result.backward_s,
-            "optimizer": optimizer_s,
-            # bookkeeping (collective, log, checkpoint) and whatever the sections above do not cover
-            "other": max(0.0, seconds - data_s - result.forward_s - result.backward_s - optimizer_s),
-        },
-    }
+    rank = run.accelerator.process_index
+    return [
+        run.data.micro_batch(run.sampler.indices(step, m, rank), tokenize, run.prompts, device)
+        for m in range(run.config.accumulation)
+    ]
 
 
 def _prepare(config: TrainConfig, source: str) -> _Run:
@@ -233,14 +172,10 @@ def _prepare(config: TrainConfig, source: str) -> _Run:
     set_seed(config.seed)
     model, tokenizer = build_start(config, source)
     with accelerator.main_process_first():  # rank 0 builds the text cache; the others then read it
-        data: DistillData | TripleData = load_data(config, model.config.embedding_dim)
+        data = load_data(config, model.config.embedding_dim)
     sampler = StepSampler(len(data), config.batch_size, config.accumulation, accelerator.num_processes, config.seed)
     total = sampler.total_steps(config.epochs, config.steps)
-    objective = (
-        triple_objective(config.loss, config.data.negatives)
-        if isinstance(data, TripleData)
-        else distill_objective(config.loss)
-    )
+    objective = data.objective(config.loss)
     if config.gradient_checkpointing:
         model.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     # The model is wrapped first and the optimizer built on what the wrapper trains (FSDP's flat
@@ -291,8 +226,8 @@ def train(
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(output / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).encode())
     log = RunLog(output, main=accelerator.is_main_process, total=run.total, start=step, tensorboard=config.tensorboard)
-    if isinstance(run.data, TripleData) and run.data.skipped:
-        log.message(f"skipped {run.data.skipped} triple(s) with fewer than {config.data.negatives} negatives")
+    for note in run.data.notes():
+        log.message(note)
     log.message(
         f"{len(run.data)} rows, {run.sampler.steps_per_epoch} steps per epoch of {run.sampler.global_batch} rows; "
         f"steps {step}..{run.total}"
@@ -311,35 +246,25 @@ def train(
 def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | None:
     """Optimizer steps from ``step`` to the end; the step it stopped at when asked to stop, else None."""
     config, accelerator, model = run.config, run.accelerator, run.model
-    device = accelerator.device
     schedule = ratio_schedule(config.compression)
     threshold = accelerator.unwrap_model(model).config.length_threshold
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def clock() -> float:
-        sync()
-        return time.perf_counter()
-
+    clock = StepClock(accelerator.device)
     stops = _StopRequests()
-    last_done = None
     with stops.installed():
         while step < run.total:
+            # read
             began = clock()
             ratio = schedule.ratio(step)
-            micro_batches = [
-                _micro_batch(
-                    run.data, run.sampler.indices(step, m, accelerator.process_index), run.tokenizer, config,
-                    run.prompts, device,
-                )
-                for m in range(config.accumulation)
-            ]  # fmt: skip
+            micro_batches = _read(run, step)
             loaded = clock()
+            # forward and backward
             step_ratio = StepRatio(ratio, config.compression.fit_positions, threshold)
             result = run_step(
                 accelerator, model, micro_batches, run.objective, step_ratio, gradient_cache=config.gradient_cache,
                 clock=clock,
             )  # fmt: skip
             stepped = clock()
+            # clip and step
             max_norm = config.optimizer.max_grad_norm
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), max_norm) if max_norm is not None else None
             lr = run.scheduler.get_last_lr()[0]
@@ -347,15 +272,16 @@ def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | Non
             run.scheduler.step()
             run.optimizer.zero_grad(set_to_none=True)
             step += 1
-            done = clock()
-            # The previous step's bookkeeping (collective, log, checkpoint) counts towards this step's "other".
-            times = _StepClock(began, loaded, stepped, done, began - last_done if last_done is not None else 0.0)
-            last_done = done
+            times = clock.times(began, loaded, stepped, clock())
+            # log
             wants_stop = bool(on_step(step)) if on_step is not None else False
-            shared = _share(accelerator, result, sum(b.tokens for b in micro_batches), stops.requested or wants_stop)
+            shared = share(accelerator, result, sum(b.tokens for b in micro_batches), stops.requested or wants_stop)
             grad = float(grad_norm) if grad_norm is not None else math.nan
-            record = _step_record(step, run, shared, result, times, lr=lr, ratio=ratio, grad_norm=grad)
+            record = step_record(
+                step, run.sampler.steps_per_epoch, shared, result, times, lr=lr, ratio=ratio, grad_norm=grad
+            )
             log.step(record, write=step % config.log_every == 0 or step == run.total)
+            # save
             if shared.stop_requested and step < run.total:
                 save_checkpoint(accelerator, output, step, config, config.checkpoint.keep_last)
                 log.message(f"stopped at step {step}/{run.total}; continue with --resume")

@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "training": {"atomic", "configs", "corpus", "model", "store"},
     "evaluation": {"atomic", "configs", "encode", "model"},
     "serving": {"encode", "model", "jasper_tc"},
+    "recipes": {"atomic", "configs", "encode", "evaluation", "model", "resources", "training"},
     "adapt": {
         "atomic",
         "configs",
@@ -32,13 +33,14 @@ ALLOWED: dict[str, set[str]] = {
         "evaluation",
         "model",
         "phases",
+        "recipes",
         "resources",
         "teachers",
         "training",
     },
     "studies": {
         *("adapt", "atomic", "configs", "corpus", "encode", "evaluation", "model", "phases", "resources"),
-        *("teachers", "training"),
+        *("recipes", "teachers", "training"),
     },
 }
 

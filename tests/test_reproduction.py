@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jasper_tc.cli import app
-from jasper_tc.studies import LONG_TASKS, write_document
+from jasper_tc.recipes import LONG_TASKS
+from jasper_tc.studies import write_document
 
 RATIOS = [1.0, 0.8, 0.5, 0.33, 0.2, 0.1]
 RUNS = [

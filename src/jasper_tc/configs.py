@@ -1,5 +1,6 @@
 """YAML -> frozen typed dataclasses, strictly: unknown keys, wrong types and missing values are all
-reported together, each naming its key, before any compute. ``key.sub=value`` overrides apply first.
+reported together, each naming its key, before any compute. ``key.sub=value`` overrides apply first;
+code changes a loaded config with typed values at the same dotted keys (:func:`with_changes`).
 
 Imports nothing else from the package.
 """
@@ -15,7 +16,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "load_config", "parse_config"]
+__all__ = ["ConfigError", "apply_overrides", "load_config", "parse_config", "with_changes"]
 
 T = TypeVar("T")
 
@@ -35,17 +36,21 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in override:
             raise ConfigError("overrides", [f"{override!r} is not of the form key=value"])
         dotted, raw = override.split("=", 1)
-        node = data
-        keys = dotted.strip().split(".")
-        for key in keys[:-1]:
-            node = _child(node, key, dotted)
-        last = keys[-1]
-        if isinstance(node, list):
-            _child(node, last, dotted)  # checks the index
-            node[int(last)] = yaml.safe_load(raw)
-        else:
-            node[last] = yaml.safe_load(raw)
+        _set(data, dotted.strip(), yaml.safe_load(raw))
     return data
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``value`` at a dotted key of a nested dict, in place (``teachers.0.x`` indexes a list)."""
+    node = data
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = _child(node, key, dotted)
+    if isinstance(node, list):
+        _child(node, keys[-1], dotted)  # checks the index
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
 
 
 def _child(node: Any, key: str, dotted: str) -> Any:
@@ -70,6 +75,15 @@ def load_config(cls: type[T], path: str | os.PathLike, overrides: list[str] | No
         raise ConfigError(str(path), [f"the top level must be a mapping, got {type(data).__name__}"])
     data = apply_overrides(data, overrides or [])
     return parse_config(cls, data, str(path))
+
+
+def with_changes(config: T, changes: typing.Mapping[str, Any], source: str = "config") -> T:
+    """``config`` with typed values at dotted keys (``{"data.max_length": 256, "teachers.0.model": path}``),
+    built and checked again the way :func:`parse_config` builds a file (paths become strings)."""
+    data = dataclasses.asdict(config)
+    for dotted, value in changes.items():
+        _set(data, dotted, os.fspath(value) if isinstance(value, os.PathLike) else value)
+    return parse_config(type(config), data, source)
 
 
 def parse_config(cls: type[T], data: dict[str, Any], source: str = "config") -> T:

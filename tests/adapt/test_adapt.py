@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jasper_tc.adapt import AdaptPlan, UnsupportedModel, inspect_source, split_overrides
-from jasper_tc.adapt.pipeline import write_training_texts
+from jasper_tc.adapt.texts import write_training_texts
 
 
 def test_a_mean_pooled_sentence_transformers_model_fits(minilm_path):

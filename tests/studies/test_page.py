@@ -63,13 +63,13 @@ def test_the_runner_reads_the_batch_and_loss_from_a_run_config(tmp_path):
         gradient_cache=True,
     )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))  # as training does
-    assert _stage_setup(tmp_path) == {
+    setup = _stage_setup(tmp_path)
+    assert {key: setup[key] for key in ("batch_size", "accumulation", "gradient_cache", "loss", "lr")} == {
         "batch_size": 16,
         "accumulation": 2,
         "gradient_cache": True,
         "loss": {"cosine": 10, "similarity": 100},
-        "mlp_init": "random",
         "lr": 1e-4,
-        "lr_by_pattern": None,
     }
+    assert setup["mlp_init"] is None and setup["steps"] == 5  # a checkpoint start inserts no MLP
     assert _stage_setup(tmp_path / "missing") == {}

@@ -113,7 +113,8 @@ def _stage_words(name: str, stage: dict) -> str:
     loss = " + ".join(f"{weight:g} × {term}" for term, weight in stage["loss"].items())
     rates = f"lr {stage['lr']:g}" + "".join(f", {p} at {r:g}" for p, r in (stage["lr_by_pattern"] or {}).items())
     trains = ", ".join(stage["trainable"]) if stage["trainable"] else "everything"
-    steps = f"{stage['steps']} steps of {stage['batch_size']} texts {ratios}"
+    batch = stage["batch_size"] * stage.get("accumulation", 1)
+    steps = f"{stage['steps']} steps of {batch} texts {ratios}"
     return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}."
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..atomic import atomic_write_json
 from ..resources import DATA, find_suite
 from .source import SourceModel, UnsupportedModel
 
-__all__ = ["check_student_is_original", "closeness_and_speed", "evaluate"]
+__all__ = ["check_student_is_original", "closeness_and_speed"]
 
 _PROBE_TEXTS = [
     "what is token compression?",
@@ -61,29 +62,9 @@ def check_student_is_original(source: SourceModel, record: Path, min_cosine: flo
 def _suite(plan):
     from ..evaluation.tasks import load_suite, select_tasks
 
-    suite, root = load_suite(find_suite("local-bilingual"))
-    return select_tasks(suite, list(plan.eval_tasks), limit=plan.eval_limit, prompts=False), root
-
-
-def evaluate(plan, model: str, name: str, folder: Path) -> list[dict]:
-    """The plan's tasks at the plan's ratios, at the plan's length; kept in ``folder`` and read back."""
-    from ..encode import EncodeOptions
-    from ..evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
-
-    if (folder / "summary.json").is_file():
-        records = load_records(folder)["results"]
-        if not failed_tasks(records):
-            return records
-    suite, root = _suite(plan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # training-free pooling of the original warns once; that is the point
-        records = run_suite(
-            _encoder(model, plan, plan.max_length), suite, root, list(plan.ratios), folder, model_name=name,
-            options=EncodeOptions(max_length=plan.max_length),
-        )  # fmt: skip
-    if failed := failed_tasks(records):
-        raise TaskFailures(failed)
-    return records
+    evaluation = plan.evaluation
+    suite, root = load_suite(find_suite(evaluation.suite))
+    return select_tasks(suite, list(evaluation.tasks), limit=evaluation.limit, prompts=evaluation.prompts), root
 
 
 def _closeness_texts(plan) -> tuple[list[str], list[str]]:
@@ -107,9 +88,16 @@ def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def closeness_and_speed(plan, source: SourceModel, adapted: Path, record: Path) -> dict:
     """Mean cosine to the original's ratio-1 embedding, short and long texts, per ratio, adapted and
-    training-free; and ms per document at the plan's length, per ratio."""
+    training-free; and ms per document at the plan's length, per ratio. Kept in ``record`` while it
+    describes the same two models and the same evaluation."""
+    from ..recipes import model_fingerprint
+
+    models = {"original": model_fingerprint(source.path), "adapted": model_fingerprint(adapted)}
+    about = json.loads(json.dumps({"models": models, "evaluation": asdict(plan.evaluation)}))
     if record.is_file():
-        return json.loads(record.read_text(encoding="utf-8"))
+        kept = json.loads(record.read_text(encoding="utf-8"))
+        if kept.pop("measured", None) == about:
+            return kept
     from ..evaluation.report import long_documents, measure_latency
 
     short, long = _closeness_texts(plan)
@@ -135,5 +123,5 @@ def closeness_and_speed(plan, source: SourceModel, adapted: Path, record: Path) 
         speed = [r | {"model": "original"} for r in measure_latency(original, documents, length, [1.0])]
         speed += [r | {"model": "adapted"} for r in measure_latency(ours, documents, length, list(plan.ratios))]
     measured = {"closeness": closeness, "speed": speed, "closeness_texts": {"short": len(short), "long": len(long)}}
-    atomic_write_json(record, measured)
+    atomic_write_json(record, measured | {"measured": about})
     return measured

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from ..recipes.scales import ADAPT_TASKS, ratios_text
 from . import app
-from .studies import _offline, _phase_failures
+from .studies import _offline, _phase_failures, checked_scale
 
 
 @app.command(rich_help_panel="End to end")
@@ -21,9 +22,9 @@ def adapt(
     max_length: Annotated[int, typer.Option(help="Tokens per text, in training and evaluation.")] = 256,
     eval_tasks: Annotated[
         str, typer.Option(help="Tasks of the local-bilingual suite, comma-separated (none trains on them).")
-    ] = "XQuAD-en,Wiki-title2article-en,STSB-en",
+    ] = ",".join(ADAPT_TASKS),
     eval_limit: Annotated[int | None, typer.Option(help="Queries / pairs per task (default: all).")] = None,
-    ratios: Annotated[str, typer.Option(help="Comma-separated ratios to measure.")] = "1,0.5,0.33,0.2,0.1",
+    ratios: Annotated[str, typer.Option(help="Comma-separated ratios to measure.")] = ratios_text(),
     scale: Annotated[str, typer.Option(help="'full' or 'smoke' (every phase at toy size).")] = "full",
     long_documents: Annotated[
         bool, typer.Option(help="Also train on whole long texts compressed to fit the window (long_inputs='fit').")
@@ -43,11 +44,9 @@ def adapt(
     """
     from .evaluate import _ratios
 
-    if scale not in ("full", "smoke"):
-        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    scale = checked_scale(scale)
     _offline()
-    from ..adapt import AdaptPlan, UnsupportedModel, run_adapt
-    from ..adapt.pipeline import SMOKE, SMOKE_OVERRIDES
+    from ..adapt import SMOKE, SMOKE_OVERRIDES, AdaptPlan, UnsupportedModel, run_adapt
 
     sizes: dict = {"max_texts": max_texts, "eval_limit": eval_limit, "ratios": tuple(_ratios(ratios))}
     extra = list(overrides or [])

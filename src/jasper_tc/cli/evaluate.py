@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ..recipes.scales import ratios_text
 from . import app
 
 
@@ -27,7 +28,7 @@ def evaluate(
     suite: Annotated[
         str, typer.Option(help="A shipped suite by name (local-bilingual) or a suite YAML file of your own.")
     ],
-    ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = "1,0.5,0.33,0.2,0.1",
+    ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = ratios_text(),
     output: Annotated[Path | None, typer.Option(help="Run folder; default eval-runs/<model name>.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name in results; default the folder's name.")] = None,
     prompts: Annotated[

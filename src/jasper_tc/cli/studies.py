@@ -37,16 +37,31 @@ def _page_from_results(output: Path, document: Path, write) -> None:
     typer.echo(f"wrote {document}")
 
 
+def checked_scale(scale: str):
+    """``--scale``, or a usage error naming the scales there are."""
+    from ..recipes.scales import check_scale
+
+    try:
+        return check_scale(scale)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 @contextmanager
 def _phase_failures():
-    """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause."""
+    """A failed phase of a study ends the command with exit 1 and one message naming the phase and cause; a
+    stopped stage, with exit 130 and how to go on."""
     from ..phases import PhaseFailed
+    from ..recipes import StageStopped
 
     try:
         yield
     except PhaseFailed as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
+    except StageStopped as stop:
+        typer.echo(f"{stop}", err=True)
+        raise typer.Exit(130) from None
 
 
 @app.command(rich_help_panel="End to end")
@@ -66,8 +81,7 @@ def quickstart(
     --recipe four-stage runs the report's life cycle instead (teacher store, stages 1-4, evaluation).
     Started again after an interruption, either goes on where it stopped.
     """
-    if scale not in ("full", "smoke"):
-        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    scale = checked_scale(scale)
     if recipe not in ("adapt", "four-stage"):
         raise typer.BadParameter(f"--recipe must be 'adapt' or 'four-stage', got {recipe!r}")
     _offline()
@@ -109,8 +123,7 @@ def reproduce(
     Runs the quickstart's life cycle larger, plus a fixed-ratio stage 3 per seed and the speed of
     teacher and student; writes DOCUMENT with tables and plots. Started again, it resumes.
     """
-    if scale not in ("full", "smoke"):
-        raise typer.BadParameter(f"--scale must be 'full' or 'smoke', got {scale!r}")
+    scale = checked_scale(scale)
     _offline()
     from ..studies import full_study, reproduce, smoke_study, write_document
 

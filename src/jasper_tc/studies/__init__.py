@@ -11,17 +11,13 @@ its ``plots``), and the compression-training study (``compression``: one run per
 from __future__ import annotations
 
 from ..phases import PhaseClock, PhaseFailed
-from .design import LONG_TASKS, STUDY_RATIOS
-from .lifecycle import LIFECYCLE_RATIOS, SMOKE_SIZES, Plan, run_lifecycle
+from .lifecycle import SMOKE_SIZES, Plan, run_lifecycle
 from .page import write_document
 from .quickstart import quickstart_plan
 from .reproduction import Study, full_study, reproduce, run_study, smoke_study
 
 __all__ = [
-    "LIFECYCLE_RATIOS",
-    "LONG_TASKS",
     "SMOKE_SIZES",
-    "STUDY_RATIOS",
     "PhaseClock",
     "PhaseFailed",
     "Plan",

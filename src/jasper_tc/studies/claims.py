@@ -9,7 +9,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from .design import CHINESE_TASKS, HELD_OUT_TASK, LONG_TASKS, stage3_run
+from ..recipes import CHINESE_TASKS, HELD_OUT_TASK, LONG_TASKS
+from .design import stage3_run
 
 __all__ = [
     "TARGET_KEEP",

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..adapt import AdaptPlan, inspect_source
-from ..adapt.measure import evaluate
-from ..adapt.pipeline import stage_settings, teacher_store, train_stages, write_training_texts
+from ..adapt import AdaptPlan, inspect_source, split_overrides
+from ..adapt.stages import teacher_store, train_stages
+from ..adapt.texts import write_training_texts
 from ..atomic import atomic_write_json, atomic_write_text
 from ..phases import PhaseClock
+from ..recipes import RATIOS, evaluate, read_stage, summarize_stage
 from .quickstart import english_paragraphs
 
 __all__ = ["VARIANTS", "Variant", "run_compression_study"]
@@ -97,7 +98,7 @@ class CompressionStudy:
     variants: tuple[Variant, ...] = VARIANTS
     base_overrides: tuple[str, ...] = ("fixed.steps=100", "dynamic.steps=200")
     eval_limit: int | None = None
-    ratios: tuple[float, ...] = (1.0, 0.5, 0.33, 0.2, 0.1)
+    ratios: tuple[float, ...] = RATIOS
     extra: dict = field(default_factory=dict)
 
 
@@ -129,7 +130,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
     source = inspect_source(MODEL)
     base = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
     with clock.phase("evaluate the original, pooled training-free"):
-        original = evaluate(base, source.path, "original", out / "eval" / "original")
+        original = evaluate(source.path, "original", out / "eval" / "original", base.evaluation)
     runs, data = {}, {}
     for variant in study.variants:
         if variant.corpus == "large" and study.large_corpus is None:
@@ -164,8 +165,6 @@ def _data(study: CompressionStudy, base: AdaptPlan, source, key: str) -> dict:
 
 def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, data: dict) -> dict:
     """Train a variant's stages (kept if done) and evaluate its model; the record of the run."""
-    from ..adapt import split_overrides
-
     folder = study.output / "runs" / variant.name
     record_file = folder / "record.json"
     if record_file.is_file():
@@ -177,8 +176,8 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     record = {
         "train_s": train_s,
         "texts": data["counts"],
-        "stages": {stage: stage_settings(folder / stage) for stage in variant.stages},
-        "results": evaluate(base, str(model), variant.name, folder / "eval"),
+        "stages": {stage: summarize_stage(read_stage(folder / stage)).to_dict() for stage in variant.stages},
+        "results": evaluate(model, variant.name, folder / "eval", base.evaluation),
     }
     atomic_write_json(record_file, record)
     return record

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_json
-from .design import LONG_TASKS
+from ..recipes import LONG_TASKS, SHORT_TASK
 
 __all__ = ["run_scores", "write_page"]
-
-SHORT_TASK = "STSB-en"  # short texts only: the MLP's effect on queries
 
 
 def run_scores(records: list[dict]) -> dict[str, dict[float, float]]:

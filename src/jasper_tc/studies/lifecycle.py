@@ -17,19 +17,11 @@ from pathlib import Path
 
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..phases import PhaseClock
-from ..resources import CONFIGS, DATA, find_suite
+from ..recipes import RATIOS, SHORT_TASK, SMOKE_RATIOS, Evaluation, evaluate, run_stage
+from ..resources import CONFIGS, DATA
 
-__all__ = [
-    "LIFECYCLE_RATIOS",
-    "SMOKE_SIZES",
-    "Plan",
-    "corpus_overrides",
-    "evaluate_model",
-    "run_lifecycle",
-    "train_stage",
-]
+__all__ = ["SMOKE_SIZES", "Plan", "corpus_changes", "run_lifecycle", "train_stage"]
 
-LIFECYCLE_RATIOS = (1.0, 0.5, 0.33, 0.2, 0.1)
 SMOKE_SIZES = dict(  # every phase at toy size, a check that the whole run works (under a minute)
     paragraphs_per_language=40,
     pairs=16,
@@ -40,8 +32,8 @@ SMOKE_SIZES = dict(  # every phase at toy size, a check that the whole run works
     steps_stage3=2,
     steps_stage4=2,
     eval_limit=40,
-    ratios=(1.0, 0.33),
-    eval_tasks=("STSB-en", "XQuAD-en"),
+    ratios=SMOKE_RATIOS,
+    eval_tasks=(SHORT_TASK, "XQuAD-en"),
 )
 
 
@@ -60,7 +52,7 @@ class Plan:
     steps_stage4: int = 30
     eval_limit: int = 150
     eval_tasks: tuple[str, ...] | None = None  # None: one task per type asked (no clustering, no bitext)
-    ratios: tuple[float, ...] = LIFECYCLE_RATIOS
+    ratios: tuple[float, ...] = RATIOS
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
     # The student: None = all of the teacher's layers (a trained embedding model, as the report's student
     # is); k = only its first k layers (a smaller, faster student that stage 1 must first teach).
@@ -69,6 +61,11 @@ class Plan:
     @property
     def recipe(self) -> Path:
         return CONFIGS / "minilm-cpu"
+
+    @property
+    def evaluation(self) -> Evaluation:
+        """The plan's tasks at its ratios, cut to its limit, on the CPU (the study runs there)."""
+        return Evaluation(tasks=self.eval_tasks, ratios=self.ratios, limit=self.eval_limit, device="cpu")
 
 
 def _write_subset(plan: Plan, folder: Path) -> tuple[Path, Path]:
@@ -96,10 +93,13 @@ def _atomic_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _teach(config_file: Path, overrides: list[str]) -> None:
-    from ..teachers import load_teach_config, teach
+def _teach(config_file: Path, changes: dict) -> None:
+    from ..configs import load_config, with_changes
+    from ..teachers import TeachConfig, teach
+    from ..teachers.config import check_teach_config
 
-    teach(load_teach_config(config_file, overrides))
+    config = with_changes(load_config(TeachConfig, config_file), changes, str(config_file))
+    teach(check_teach_config(config, str(config_file)))
 
 
 def _mine_triples(plan: Plan, pairs: Path, corpus: Path, triples: Path) -> None:
@@ -112,49 +112,21 @@ def _mine_triples(plan: Plan, pairs: Path, corpus: Path, triples: Path) -> None:
     mine_negatives(load(plan.teacher, device="cpu"), pairs, corpus, triples, k=3)
 
 
-def train_stage(plan: Plan, stage: str, overrides: list[str], name: str | None = None) -> Path:
-    """Train ``configs/minilm-cpu/<stage>.yaml`` with ``overrides`` into ``output/<name or stage>``; resumable."""
-    from ..training import load_train_config, train
-
-    output = plan.output / (name or stage)
-    if (output / "model" / "model.safetensors").is_file():
-        return output / "model"
-    config = load_train_config(plan.recipe / f"{stage}.yaml", [f"output={output}", *overrides])
-    return train(config, resume=True).model
+def train_stage(plan: Plan, stage: str, changes: dict, name: str | None = None) -> Path:
+    """Train ``configs/minilm-cpu/<stage>.yaml`` with typed ``changes`` into ``output/<name or stage>``; a
+    finished stage is kept, a stopped one resumes (and a stop raises)."""
+    return run_stage(plan.recipe / f"{stage}.yaml", {"output": plan.output / (name or stage), **changes})
 
 
-def evaluate_model(plan: Plan, name: str, model: str, folder: Path, *, prompts: bool = False) -> list[dict]:
-    """The plan's tasks at the plan's ratios, cut to its limits; kept in ``folder`` and read back if there."""
-    from ..encode import load
-    from ..evaluation import report
-    from ..evaluation.suite import TaskFailures, failed_tasks, load_records, run_suite
-    from ..evaluation.tasks import load_suite, select_tasks
-
-    if (folder / "summary.json").is_file():
-        records = load_records(folder)["results"]
-        if not failed_tasks(records):
-            return records  # a run with failures is done again
-    suite, data_root = load_suite(find_suite("local-bilingual"))
-    # None: every task but clustering and bitext (the full suite has them all: `jasper-tc eval`)
-    names = plan.eval_tasks or [t.name for t in suite.tasks if t.type not in ("clustering", "bitext")]
-    suite = select_tasks(suite, names, limit=plan.eval_limit, prompts=prompts)
-    encoder = load(model, device="cpu")
-    records = run_suite(encoder, suite, data_root, list(plan.ratios), folder, model_name=name)
-    (folder / "table.md").write_text(report.results_table(records), encoding="utf-8")
-    if failed := failed_tasks(records):
-        raise TaskFailures(failed)
-    return records
-
-
-def corpus_overrides(plan: Plan) -> list[str]:
-    """The overrides that point stages 1-3 at the plan's paragraphs, teacher store, length and batch."""
+def corpus_changes(plan: Plan) -> dict:
+    """What points stages 1-3 at the plan's paragraphs, teacher store, length and batch."""
     out = plan.output
-    return [
-        f"data.corpus.path={out / 'data' / 'paragraphs.jsonl'}",
-        f"data.teacher_store={out / 'teachers' / 'fused'}",
-        f"data.max_length={plan.max_length}",
-        f"batch_size={plan.batch_size}",
-    ]
+    return {
+        "data.corpus.path": out / "data" / "paragraphs.jsonl",
+        "data.teacher_store": out / "teachers" / "fused",
+        "data.max_length": plan.max_length,
+        "batch_size": plan.batch_size,
+    }
 
 
 def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
@@ -168,37 +140,35 @@ def run_lifecycle(plan: Plan, say: Callable[[str], None] = print) -> dict:
     out = plan.output
     out.mkdir(parents=True, exist_ok=True)
     clock = PhaseClock(say)
-    corpus_data = corpus_overrides(plan)
-    teacher_length = f"teachers.0.encode.max_length={plan.max_length}"
+    corpus_data = corpus_changes(plan)
+    teacher_length = {"teachers.0.encode.max_length": plan.max_length}
     triples = out / "triples.jsonl"
 
     with clock.phase("data: bilingual paragraph sample"):
         corpus, pairs = _write_subset(plan, out / "data")
     with clock.phase("teacher store (all-MiniLM-L6-v2)"):
-        _teach(plan.recipe / "teach.yaml", [f"corpus.path={corpus}", f"output={out / 'teachers'}", teacher_length])
+        _teach(plan.recipe / "teach.yaml", {"corpus.path": corpus, "output": out / "teachers", **teacher_length})
     with clock.phase("stage 1: distill, no compression"):
-        student = [] if plan.student_layers is None else [f"start.num_layers={plan.student_layers}"]
-        stage1 = train_stage(plan, "stage1", [*corpus_data, f"epochs={plan.epochs_stage1}", *student])
+        student = {} if plan.student_layers is None else {"start.num_layers": plan.student_layers}
+        stage1 = train_stage(plan, "stage1", {**corpus_data, "epochs": plan.epochs_stage1, **student})
     with clock.phase("stage 2: insert the compressor, fixed ratio 0.33"):
-        stage2 = train_stage(
-            plan, "stage2", [*corpus_data, f"epochs={plan.epochs_stage2}", f"start.checkpoint={stage1}"]
-        )
+        stage2 = train_stage(plan, "stage2", {**corpus_data, "epochs": plan.epochs_stage2, "start.checkpoint": stage1})
     with clock.phase("stage 3: ratios drawn per step, + Gram-matrix loss"):
-        stage3 = train_stage(plan, "stage3", [*corpus_data, f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"])
+        stage3 = train_stage(plan, "stage3", {**corpus_data, "steps": plan.steps_stage3, "start.checkpoint": stage2})
     with clock.phase("stage-4 triples: title -> paragraph, 3 teacher-mined hard negatives"):
         _mine_triples(plan, pairs, corpus, triples)
     with clock.phase("teacher vectors of the triples"):
-        triples_store = [f"corpus.path={triples}", f"output={out / 'teachers-triples'}", teacher_length]
+        triples_store = {"corpus.path": triples, "output": out / "teachers-triples", **teacher_length}
         _teach(plan.recipe / "teach-triples.yaml", triples_store)
     with clock.phase("stage 4: InfoNCE + soft distillation + cosine on triples"):
-        stage4_data = [f"data.triples={triples}", f"data.teacher_store={out / 'teachers-triples' / 'fused'}"]
-        stage4_data += [f"data.max_length={plan.max_length}", f"batch_size={plan.batch_size}"]
-        stage4 = train_stage(plan, "stage4", [*stage4_data, f"steps={plan.steps_stage4}", f"start.checkpoint={stage3}"])
+        stage4_data = {"data.triples": triples, "data.teacher_store": out / "teachers-triples" / "fused"}
+        stage4_data |= {"data.max_length": plan.max_length, "batch_size": plan.batch_size}
+        stage4 = train_stage(plan, "stage4", {**stage4_data, "steps": plan.steps_stage4, "start.checkpoint": stage3})
     with clock.phase("evaluate the teacher (training-free compression)"):
-        teacher_records = evaluate_model(plan, "teacher: all-MiniLM-L6-v2", plan.teacher, out / "eval" / "teacher")
+        teacher_records = evaluate(plan.teacher, "teacher: all-MiniLM-L6-v2", out / "eval" / "teacher", plan.evaluation)
     with clock.phase("evaluate the student (stage 4)"):
         label = f"student: {plan.student_layers or 6} layers + jasper_mlp"
-        student_records = evaluate_model(plan, label, str(stage4), out / "eval" / "student")
+        student_records = evaluate(stage4, label, out / "eval" / "student", plan.evaluation)
 
     table = report.compare_runs(
         [{"results": teacher_records}, {"results": student_records}], out / "report"

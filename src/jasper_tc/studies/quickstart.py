@@ -13,16 +13,16 @@ import gzip
 import json
 from pathlib import Path
 
-from ..adapt import ADAPT_RATIOS, AdaptPlan
-from ..adapt.pipeline import SMOKE, SMOKE_OVERRIDES
+from ..adapt import SMOKE, SMOKE_OVERRIDES, AdaptPlan
 from ..atomic import atomic_write_text
+from ..recipes import RATIOS, Scale
 from ..resources import DATA
 
 __all__ = ["QUICKSTART_MODEL", "english_paragraphs", "quickstart_plan"]
 
 QUICKSTART_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 SIZES = {  # (paragraphs, stage overrides, eval limit, ratios) per scale
-    "full": (2000, ("fixed.steps=100", "dynamic.steps=300"), None, ADAPT_RATIOS),
+    "full": (2000, ("fixed.steps=100", "dynamic.steps=300"), None, RATIOS),
     "smoke": (SMOKE["max_texts"], SMOKE_OVERRIDES, SMOKE["eval_limit"], SMOKE["ratios"]),
 }
 
@@ -38,7 +38,7 @@ def english_paragraphs(count: int, path: Path) -> Path:
     return path
 
 
-def quickstart_plan(output: Path, scale: str = "full") -> AdaptPlan:
+def quickstart_plan(output: Path, scale: Scale = "full") -> AdaptPlan:
     """``adapt``'s plan for the quickstart at ``scale`` (``full`` or ``smoke``)."""
     paragraphs, overrides, eval_limit, ratios = SIZES[scale]
     corpus = english_paragraphs(paragraphs, output / "data" / "paragraphs.jsonl")

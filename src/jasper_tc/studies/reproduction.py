@@ -18,13 +18,12 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
-from .design import CHINESE_TASKS, FIXED_RATIO, LONG_TASKS, STUDY_RATIOS, stage3_run
-from .lifecycle import SMOKE_SIZES, Plan, corpus_overrides, evaluate_model, run_lifecycle, train_stage
+from ..recipes import CHINESE_TASKS, LONG_TASKS, STUDY_RATIOS, evaluate, read_stage, stage_config, summarize_stage
+from .design import FIXED_RATIO, stage3_run
+from .lifecycle import SMOKE_SIZES, Plan, corpus_changes, run_lifecycle, train_stage
 from .page import write_document
 
 __all__ = ["Study", "full_study", "reproduce", "run_study", "smoke_study"]
-
-LOSS_TERMS = ("cosine", "mse", "similarity", "info_nce", "soft_distillation")  # the weights of a stage's loss
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def run_study(study: Study, say: Callable[[str], None] = print) -> dict:
     ):
         labels[stage], folders[stage] = label, out / "eval" / stage
         with clock.phase(f"evaluate {stage}"):
-            evaluate_model(plan, label, str(out / stage / "model"), folders[stage])
+            evaluate(out / stage / "model", label, folders[stage], plan.evaluation)
     with clock.phase("speed: teacher and student, long documents"):
         speed = _measure_speed(study)
     results = {
@@ -102,33 +101,28 @@ def _stage3_variants(study: Study, clock: PhaseClock, labels: dict, folders: dic
     for seed in study.seeds:
         for variant in ("dynamic", "fixed"):
             name = stage3_run(variant, seed)
-            overrides = [*corpus_overrides(plan), f"steps={plan.steps_stage3}", f"start.checkpoint={stage2}"]
-            overrides += [f"seed={seed}", f"compression.seed={seed}"]
+            changes = {**corpus_changes(plan), "steps": plan.steps_stage3, "start.checkpoint": stage2}
+            changes |= {"seed": seed, "compression.seed": seed}
             if variant == "fixed":
-                overrides += ["compression.schedule=fixed", f"compression.ratio={FIXED_RATIO}"]
+                changes |= {"compression.schedule": "fixed", "compression.ratio": FIXED_RATIO}
             if name != "stage3":  # seed-0 dynamic is the life cycle's own stage 3
                 with clock.phase(f"stage 3, {variant} ratio, seed {seed}"):
-                    train_stage(plan, "stage3", overrides, name=name)
+                    train_stage(plan, "stage3", changes, name=name)
             labels[name] = f"stage 3 {variant}, seed {seed}"
             folders[name] = out / "eval" / name
             with clock.phase(f"evaluate {name}"):
-                evaluate_model(plan, labels[name], str(out / name / "model"), folders[name])
+                evaluate(out / name / "model", labels[name], folders[name], plan.evaluation)
 
 
 def _stage2_start(plan: Plan) -> Path:
     """Stage 2's starting model, saved as is: what inserting the MLP costs before any training."""
-    from ..training import load_train_config
     from ..training.checkpoints import write_model_folder
     from ..training.start import build_start
 
     final = plan.output / "stage2-start" / "model"
     if not (final / "model.safetensors").is_file():
-        overrides = [
-            f"output={final.parent}",
-            *corpus_overrides(plan),
-            f"start.checkpoint={plan.output / 'stage1' / 'model'}",
-        ]
-        model, tokenizer = build_start(load_train_config(plan.recipe / "stage2.yaml", overrides))
+        changes = {"output": final.parent, **corpus_changes(plan), "start.checkpoint": plan.output / "stage1" / "model"}
+        model, tokenizer = build_start(stage_config(plan.recipe / "stage2.yaml", changes))
         write_model_folder(model.eval(), tokenizer, final)
     return final
 
@@ -155,20 +149,11 @@ def _machine() -> dict:
 
 
 def _stage_setup(run: Path) -> dict:
-    """A training run's batch (rows per forward, forwards per step) and loss weights, from its ``config.yaml``.
-
-    Empty when the run has no ``config.yaml``: the page then leaves out what it would have said.
-    """
-    import yaml
-
-    path = run / "config.yaml"
-    if not path.is_file():
+    """A training run's settings (batch, accumulation, loss weights, MLP start, learning rates), from its
+    saved config; empty when the run has none (the page then leaves out what it would have said)."""
+    if not (run / "config.yaml").is_file():
         return {}
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    loss = {term: config["loss"][term] for term in LOSS_TERMS if config["loss"].get(term)}
-    keys = ("batch_size", "accumulation", "gradient_cache")
-    optimizer = {"lr": config["optimizer"]["lr"], "lr_by_pattern": config["optimizer"].get("lr_by_pattern")}
-    return {key: config[key] for key in keys} | {"loss": loss, "mlp_init": config["start"]["mlp_init"], **optimizer}
+    return summarize_stage(read_stage(run)).to_dict()
 
 
 def _scores(folder: Path) -> dict[str, dict[str, float | None]]:

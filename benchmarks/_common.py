@@ -124,6 +124,6 @@ def write_results(stem: str, text: str, data: object = None) -> Path:
 
 def pyplot():
     """``matplotlib.pyplot`` on the Agg backend (files only), as the package's plots use it."""
-    from jasper_tc.evaluation.plotting import pyplot as package_pyplot
+    from jasper_tc.figures import pyplot as package_pyplot
 
     return package_pyplot()

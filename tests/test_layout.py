@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "jasper_tc"
 
-LEAVES = ("atomic", "configs", "corpus", "model", "phases", "ranks", "resources")
+LEAVES = ("atomic", "configs", "corpus", "figures", "model", "phases", "ranks", "resources", "results")
 # part -> the other parts it may import ("jasper_tc" is the package's root, for its version)
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "encode": {"atomic", "corpus", "model", "ranks", "store"},
     "teachers": {"atomic", "configs", "corpus", "encode", "model", "ranks", "store"},
     "training": {"atomic", "configs", "corpus", "model", "store"},
-    "evaluation": {"atomic", "configs", "encode", "model"},
+    "evaluation": {"atomic", "configs", "encode", "figures", "model", "pages", "results"},
+    "pages": {"atomic", "figures", "results"},
     "serving": {"encode", "model", "jasper_tc"},
     "recipes": {"atomic", "configs", "encode", "evaluation", "model", "resources", "training"},
     "adapt": {
@@ -32,15 +33,17 @@ ALLOWED: dict[str, set[str]] = {
         "encode",
         "evaluation",
         "model",
+        "pages",
         "phases",
         "recipes",
+        "results",
         "resources",
         "teachers",
         "training",
     },
     "studies": {
         *("adapt", "atomic", "configs", "corpus", "encode", "evaluation", "model", "phases", "resources"),
-        *("recipes", "teachers", "training"),
+        *("pages", "recipes", "results", "teachers", "training"),
     },
 }
 

@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from jasper_tc.cli import app
 from jasper_tc.recipes import LONG_TASKS
+from jasper_tc.results import Verdict
 from jasper_tc.studies import write_document
+from jasper_tc.studies.claims import judge
 
 RATIOS = [1.0, 0.8, 0.5, 0.33, 0.2, 0.1]
 RUNS = [
@@ -50,6 +52,10 @@ def _results(**curves: list[float]) -> dict:
     }
 
 
+def _verdicts(results: dict) -> dict[str, Verdict]:
+    return {verdict.claim: verdict for verdict in judge(results)}
+
+
 def test_verdicts_follow_the_figures(tmp_path):
     results = _results(
         stage1=[50, 49, 46, 40, 38, 36],
@@ -61,26 +67,28 @@ def test_verdicts_follow_the_figures(tmp_path):
         stage3_fixed_seed1=[50, 49, 51, 51, 45, 41],
         stage4=[50, 50, 49, 48, 47, 45],
     )
+    verdicts = _verdicts(results)
+    stage2 = verdicts["stage2-recovers"]
+    assert stage2.holds and stage2.figures["recovered_pct"] == pytest.approx(80.0)  # (48 - 40) / (50 - 40)
+    assert stage2.figures["start"] == pytest.approx(30.0) and not stage2.figures["beats_uncompressed"]
+    at_01, at_08 = verdicts["dynamic-ahead-at-0.1"], verdicts["dynamic-ahead-at-0.8"]
+    assert at_01.holds and (at_01.figures["dynamic"], at_01.figures["fixed"], at_01.figures["wins"]) == (47.5, 40.5, 2)
+    assert (at_08.figures["dynamic"], at_08.figures["fixed"]) == (51.5, 49.5)
+    flatter = verdicts["dynamic-flatter"]
+    assert flatter.holds and (flatter.figures["spread_dynamic"], flatter.figures["spread_fixed"]) == (4.5, 10.5)
+    assert flatter.figures["seed_apart"] == pytest.approx(1 / 3)
+    assert not verdicts["stage4-better"].holds and verdicts["stage4-better"].figures["ahead"] == 0
+    student = verdicts["student-keeps-at-0.33"]
+    assert not student.holds and student.figures["keep_pct"] == pytest.approx(96.0)
+    assert student.figures["per_task_pct"] == {task: pytest.approx(96.0) for task in LONG_TASKS}
+
     page = tmp_path / "docs" / "reproduction.md"
-    write_document(results, page)
-    text = page.read_text()
-    assert "so stage 2 recovers 80.00% of the loss. The claim **holds**" in text  # (48 - 40) / (50 - 40)
-    assert "(stage 2 at step 0) puts the student at 30.00 at 0.33, and training moves it 18.00 points" in text
-    assert (
-        "- at r=0.1: dynamic 47.50 vs fixed 40.50 (mean of 2 seeds; dynamic ahead in 2 of 2): target **holds**" in text
-    )
-    assert "- at r=0.8: dynamic 51.50 vs fixed 49.50" in text
-    assert "dynamic 4.50, fixed 10.50 points; flatter with dynamic ratios: **holds**" in text
-    assert "The same variant lands on average 0.33 points apart between seeds" in text
-    assert "Stage 4 is ahead at 0 of 6 ratios" in text and "**does not hold**" in text
-    assert (
-        "keeps 96.00% of its own ratio-1.0 score (target ≥ 97%): **does not hold**. Task by task: XQuAD-en 96.00%"
-        in text
-    )
-    assert "| student | 256 | 10.0 ms (2.0×) |" in text  # speed-up against the teacher at ratio 1
+    written = write_document(results, page)
+    assert written["verdicts"] == [verdict.to_dict() for verdict in judge(results)]  # the page's own results
+    assert "| student | 256 | 10.0 ms (2.0×) |" in page.read_text()  # speed-up against the teacher at ratio 1
     for name in ("claims.png", "speed.png"):
         assert (tmp_path / "docs" / "reproduction" / name).stat().st_size > 10_000
-    assert json.loads((tmp_path / "docs" / "reproduction" / "results.json").read_text()) == results
+    assert json.loads((tmp_path / "docs" / "reproduction" / "results.json").read_text()) == written
 
 
 def test_a_failed_task_shows_as_missing_not_as_a_number(tmp_path):
@@ -107,16 +115,14 @@ def test_an_unknown_scale_is_refused(scale, tmp_path):
 
 def test_a_stage_below_its_start_on_the_held_out_task_is_named(tmp_path):
     results = _results(stage1=[50] * 6, stage2=[50, 50, 50, 49, 50, 50], stage3=[51] * 6, stage4=[52] * 6)
+    held_out = _verdicts(results)["no-stage-below-its-start"]
+    assert held_out.holds is False and held_out.figures["task"] == "Wiki-title2article-en"
+    assert held_out.figures["below"] == [{"stage": "stage2", "ratio": 0.33, "change": pytest.approx(-1.0)}]
     page = tmp_path / "reproduction.md"
-    write_document(results, page)
-    text = page.read_text()
-    assert "## 5. No stage falls below the model it started from, on Wiki-title2article-en" in text
-    assert "(no stage below its start at any ratio) **does not hold**: below at stage 2 at r=0.33 (-1.00)." in text
-    assert "## 6. The Chinese tasks" not in text  # none in these results
+    assert write_document(results, page)["judged"]["chinese"] == []
+    assert "## 6." not in page.read_text()  # no Chinese tasks in these results: no section for them
 
     for name in results["scores"]:
         results["scores"][name]["CSL-title2abstract"] = {f"{r:g}": 0.2 for r in RATIOS}
-    write_document(results, page)
-    text = page.read_text()
-    assert "## 6. The Chinese tasks, apart (CSL-title2abstract)" in text
-    assert "| stage4 | 20.00 | 20.00 |" in text
+    assert write_document(results, page)["judged"]["chinese"] == ["CSL-title2abstract"]
+    assert "| stage4 | 20.00 | 20.00 |" in page.read_text()

@@ -99,7 +99,13 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     assert summary["texts"]["documents"] == 40 and summary["stages"]["fixed"]["steps"] == 2
     assert {row["ratio"] for row in summary["closeness"]} == {1.0, 0.33}
     # a smoke run measures closeness on its cut suite (20 queries, 40 documents per retrieval task), and says so
-    assert summary["closeness_texts"] == {"short": 40, "long": 80} and "40 short texts" in card
+    assert summary["closeness_texts"] == {"short": 40, "long": 80}
+    original, adapted = (
+        {(r["task_name"], r["compression_ratio"]): r["main_score"] for r in summary["results"][k]}
+        for k in ("original", "adapted")
+    )
+    kept = sum(adapted[t, 0.33] / original[t, 1.0] for t, _ in original if _ == 1.0) / 3
+    assert summary["kept_pct"]["0.33"] == pytest.approx(100 * kept)  # the card's headline figure
     # the adapted model loads both ways and compresses on request
     texts = ["a short query", "A long document about token compression. " * 30]
     ours = jasper_tc.load(str(output / "model"), device="cpu").encode(texts, compression_ratio=0.33)

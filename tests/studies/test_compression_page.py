@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from jasper_tc.studies.compression import VARIANTS
-from jasper_tc.studies.compression_page import write_page
+import pytest
+
+from jasper_tc.studies.compression import VARIANTS, judge, write_page
 
 RATIOS = [1.0, 0.33, 0.1]
 
@@ -38,17 +39,17 @@ def test_the_page_puts_each_run_beside_the_original_and_names_the_best_per_quest
         },
         "timings_s": {"a": 1200.0},
     }  # fmt: skip
+    verdicts = {v.claim: v for v in judge(results)}
+    # the base: (96.4 at 0.33 + 92.8 at 0.1) / 2, where at 0.33 (88/90 + 76/80)/2 = 96.4%, at 0.1 92.8%
+    trains, rate = verdicts["what trains"], verdicts["learning rate"]
+    assert trains.figures["base_pct"] == pytest.approx(94.6, abs=0.05) and trains.figures["seed_spread"] == 0
+    assert not trains.holds and trains.figures["kept_pct"] == {"mlp-only": pytest.approx(87.7, abs=0.05)}
+    assert rate.holds and rate.figures["above_base"] == ["lr-5e-5"]
+    assert rate.figures["kept_pct"]["lr-5e-5"] == pytest.approx(96.7, abs=0.05)
+
     page = tmp_path / "compression.md"
-    write_page(results, page)
+    assert write_page(results, page)["verdicts"] == [v.to_dict() for v in judge(results)]
     text = page.read_text()
-    # base: at 0.33 (88/90 + 76/80)/2 = 96.4%; at 0.1 (86/90 + 72/80)/2 = 92.8%
-    assert "| base | `base` | everything trains" in text and "| 10.0 | 90.00 | 88.00 | 86.00 | 80.00 | 76.00 |" in text
-    assert "| 100.0 | 96.4 | 92.8 | 79.00 |" in text
-    assert "| reference | `original` | original, pooled training-free (no training) | – |" in text
-    # mlp-only: (91.0 at 0.33 + 84.4 at 0.1) / 2; the base: (96.4 + 92.8) / 2
-    assert "- **base**: 94.6%; two seeds land 0.0 points apart." in text
-    assert "- **what trains**: `mlp-only` 87.7% — none is above the base by more than twice the seed spread." in text
-    assert (
-        "- **learning rate**: `lr-5e-5` 96.7% — above the base by more than twice the seed spread: `lr-5e-5`." in text
-    )
+    assert "| `base` | everything trains" in text and "| 10.0 | 90.00 | 88.00 | 86.00 | 80.00 | 76.00 |" in text
+    assert "| 100.0 | 96.4 | 92.8 | 79.00 |" in text  # the base's shares at 1, 0.33, 0.1 and STS-B
     assert (tmp_path / "compression" / "quality_vs_ratio.png").stat().st_size > 10_000

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from jasper_tc.studies.long_documents import STRATEGIES, LongDocumentStudy, run_long_document_study
-from jasper_tc.studies.long_documents_page import write_long_document_page
+import pytest
+
+from jasper_tc.studies.long_documents import STRATEGIES, LongDocumentStudy, run_long_document_study, write_page
 
 
 def test_every_strategy_is_measured_once_and_the_page_shows_them(minilm_path, tmp_path):
@@ -35,16 +36,18 @@ def test_every_strategy_is_measured_once_and_the_page_shows_them(minilm_path, tm
     assert not any("original:" in line for line in again)  # kept measurements are not redone
 
     page = tmp_path / "docs" / "long-documents.md"
-    write_long_document_page(results, page)
-    text = page.read_text(encoding="utf-8")
-    assert "10 documents, 5 queries per length" in text and "fit-512" in text
+    assert {v["claim"] for v in write_page(results, page)["verdicts"]} == {
+        "original fit-256 synthetic",
+        "original fit-512 synthetic",
+    }
+    assert "fit-512" in page.read_text(encoding="utf-8")
     assert (page.parent / "long-documents" / "quality_vs_length.png").stat().st_size > 0
     assert (page.parent / "long-documents" / "time_vs_length.png").stat().st_size > 0
     assert json.loads((page.parent / "long-documents" / "results.json").read_text())["rows"] == results["rows"]
 
 
 def test_the_targets_table_compares_fit_with_chunk_and_truncate():
-    from jasper_tc.studies.long_documents_page import _targets
+    from jasper_tc.studies.long_documents import judge
 
     strategies = {"truncate": {"long_inputs": "truncate"}, "fit-256": {"long_inputs": "fit"}, "chunk": {}}
     study = {"models": {"m": "path"}, "strategies": strategies, "real_tasks": ["LongWiki-en"], "kinds": ["passkey"]}
@@ -59,5 +62,10 @@ def test_the_targets_table_compares_fit_with_chunk_and_truncate():
             value = 0.99 if length == 512 else synthetic
             rows.append({"model": "m", "strategy": strategy, "task": "passkey", "length": length,
                          "ndcg_at_1": value, "ms_per_doc": times[strategy]})  # fmt: skip
-    table = _targets({"study": study, "rows": rows})
-    assert "| m | fit-256 | -1.5 | +10.5 | 0.25 | -20.0 | +20.0 | 0.25 | yes / no |" in table
+    verdicts = {v.claim: v for v in judge({"study": study, "rows": rows})}
+    articles, synthetic = verdicts["m fit-256 articles"], verdicts["m fit-256 synthetic"]
+    assert articles.holds and synthetic.holds is False  # within 2 points at a quarter of the time; 20 below
+    assert articles.figures["minus_chunk"] == pytest.approx(-1.5) and articles.figures[
+        "minus_truncate"
+    ] == pytest.approx(10.5)
+    assert synthetic.figures["minus_chunk"] == pytest.approx(-20.0) and synthetic.figures["time_over_chunk"] == 0.25

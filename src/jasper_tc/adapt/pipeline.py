@@ -31,7 +31,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
     The body is the recipe's list of phases, one ``with clock.phase(...)`` each, kept in one place so
     that it reads as the recipe does.
     """
-    from .card import write_card
+    from .card import kept_shares, write_card
     from .measure import check_student_is_original, closeness_and_speed
 
     overrides = split_overrides(plan.overrides)
@@ -68,6 +68,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
                 for stage in (*STAGES, *(("long",) if plan.long_documents else ()))
             },
             "results": {"original": original, "adapted": adapted},
+            "kept_pct": kept_shares({"original": original, "adapted": adapted}, list(plan.ratios)),
             **measured,
             **plan.extra,
             "timings_s": dict(clock.timings),

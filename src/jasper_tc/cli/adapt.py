@@ -64,7 +64,7 @@ def adapt(
     except (UnsupportedModel, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    from ..adapt.card import quality_table
+    from ..pages.card import quality_table
 
     typer.echo(quality_table(summary))
     typer.echo(f"\nmodel: {summary['output_model']} (card: {summary['output_model']}/README.md)")

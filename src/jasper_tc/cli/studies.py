@@ -89,7 +89,7 @@ def quickstart(
     say = lambda text: typer.echo(text, err=True)  # noqa: E731
     if recipe == "adapt":
         from ..adapt import run_adapt
-        from ..adapt.card import quality_table
+        from ..pages.card import quality_table
         from ..studies.quickstart import quickstart_plan
 
         with _phase_failures():
@@ -152,8 +152,7 @@ def compression_study(
     """What makes training the compressor lose quality, and what fixes it: one run per question (what
     trains, the MLP's start, data, learning rate, loss, stages), all evaluated alike. Resumes."""
     _offline()
-    from ..studies.compression import VARIANTS, CompressionStudy, run_compression_study
-    from ..studies.compression_page import write_page
+    from ..studies.compression import VARIANTS, CompressionStudy, run_compression_study, write_page
 
     if document_only:
         return _page_from_results(output, document, write_page)
@@ -192,7 +191,7 @@ def long_documents_study(
     model, on long Wikipedia articles and synthetic passkey / needle tasks; quality and time per length."""
     _offline()
     from ..studies.long_documents import LongDocumentStudy, run_long_document_study
-    from ..studies.long_documents_page import write_long_document_page
+    from ..studies.long_documents import write_page as write_long_document_page
 
     if document_only:
         return _page_from_results(output, document, write_long_document_page)

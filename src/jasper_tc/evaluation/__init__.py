@@ -2,11 +2,12 @@
 
 ``tasks`` (suite and task configs; task files read with errors naming file and line), ``metrics`` (the
 metrics as MTEB defines them, checked by hand), ``suite`` (a suite run over ratios: one JSON per task x
-ratio, failures recorded and named), ``report`` (tables, quality-vs-ratio and latency-vs-length plots,
-runs side by side), ``plotting`` (the one matplotlib helper) and ``mteb_adapter`` (mteb's encoder
-protocol with the release's settings; it needs the ``mteb`` extra, so it is not imported here).
+ratio, failures recorded and named), ``report`` (quality against ratio, latency against length, runs side
+by side; the tables come from :mod:`jasper_tc.pages`, the plots from :mod:`jasper_tc.figures`) and
+``mteb_adapter`` (mteb's encoder protocol with the release's settings; it needs the ``mteb`` extra, so it
+is not imported here).
 
-Imports ``encode``, ``model``, ``configs`` and ``atomic``.
+Imports ``encode``, ``model``, ``configs``, ``pages``, ``figures``, ``results`` and ``atomic``.
 """
 
 from .suite import EmbeddingCache, TaskFailures, failed_tasks, load_records, run_suite

@@ -9,53 +9,17 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from ..encode import Encoder, TruncationWarning
-from .plotting import pyplot
+from ..figures import Figure, Line, Panel, draw
+from ..pages.tables import results_table
 
 __all__ = ["compare_runs", "measure_latency", "plot_latency", "plot_quality", "results_table"]
 
 
-def _label(record: dict, with_model: bool) -> str:
-    return (
-        f"{record['model']} r={record['compression_ratio']:g}" if with_model else f"r={record['compression_ratio']:g}"
-    )
-
-
-def results_table(records: list[dict], with_model: bool = False) -> str:
-    """Markdown: a row per task, a column per (model,) ratio, main scores x100; failures shown as such."""
-    columns = list(dict.fromkeys(_label(r, with_model) for r in records))
-    tasks = list(dict.fromkeys(r["task_name"] for r in records))
-    cell = {(r["task_name"], _label(r, with_model)): r for r in records}
-    lines = [
-        "| task | type | lang | metric | " + " | ".join(columns) + " |",
-        "|---|---|---|---|" + "---:|" * len(columns),
-    ]
-    for task in tasks:
-        first = next(r for r in records if r["task_name"] == task)
-        values = []
-        for column in columns:
-            record = cell.get((task, column))
-            values.append(
-                "–" if record is None else "error" if "error" in record else f"{100 * record['main_score']:.2f}"
-            )
-        lines.append(
-            f"| {task} | {first['type']} | {first['lang']} | {first['main_score_name']} | " + " | ".join(values) + " |"
-        )
-    means = []
-    for column in columns:
-        scores = [r["main_score"] for r in records if _label(r, with_model) == column and "main_score" in r]
-        means.append(f"{100 * np.mean(scores):.2f}" if scores else "–")
-    lines.append("| **mean** | | | | " + " | ".join(means) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def plot_quality(records: list[dict], path: Path, title: str, with_model: bool = False) -> None:
     """Main score against compression ratio, a line per task (and model)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
     groups = sorted({(r["model"] if with_model else "", r["task_name"]) for r in records if "main_score" in r})
+    lines = []
     for model, task in groups:
         rows = sorted(
             (
@@ -65,18 +29,10 @@ def plot_quality(records: list[dict], path: Path, title: str, with_model: bool =
             ),
             key=lambda r: r["compression_ratio"],
         )
-        ax.plot(
-            [r["compression_ratio"] for r in rows],
-            [100 * r["main_score"] for r in rows],
-            marker="o",
-            label=f"{model} {task}".strip(),
-        )
-    ax.set(xlabel="compression ratio (1 = none)", ylabel="main score x100", title=title)
-    ax.invert_xaxis()
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        x, y = [r["compression_ratio"] for r in rows], [100 * r["main_score"] for r in rows]
+        lines.append(Line(f"{model} {task}".strip(), x, y))
+    panel = Panel(title, lines, xlabel="compression ratio (1 = none)", ylabel="main score x100", invert_x=True)
+    draw(Figure([panel], panel_size=(8, 5), legend_size=7, legend_columns=2), path)
 
 
 def long_documents(path: Path, count: int) -> list[str]:
@@ -115,16 +71,13 @@ def measure_latency(
 
 
 def plot_latency(rows: list[dict], path: Path, title: str) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """ms per document against input length, a line per ratio (log-log)."""
+    lines = []
     for ratio in sorted({r["ratio"] for r in rows}, reverse=True):
         points = sorted((r for r in rows if r["ratio"] == ratio), key=lambda r: r["length"])
-        ax.plot([p["length"] for p in points], [p["ms_per_doc"] for p in points], marker="o", label=f"r={ratio:g}")
-    ax.set(xscale="log", yscale="log", xlabel="input tokens", ylabel="ms per document", title=title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        lines.append(Line(f"r={ratio:g}", [p["length"] for p in points], [p["ms_per_doc"] for p in points]))
+    panel = Panel(title, lines, xlabel="input tokens", ylabel="ms per document", xscale="log", yscale="log")
+    draw(Figure([panel], panel_size=(7, 4.5)), path)
 
 
 def compare_runs(summaries: list[dict], output: Path) -> str:

@@ -22,10 +22,11 @@ from ..adapt.stages import teacher_store, train_stages
 from ..adapt.texts import write_training_texts
 from ..atomic import atomic_write_json, atomic_write_text
 from ..phases import PhaseClock
-from ..recipes import RATIOS, evaluate, read_stage, summarize_stage
+from ..recipes import LONG_TASKS, RATIOS, SHORT_TASK, evaluate, read_stage, summarize_stage
+from ..results import Verdict, scores_by_task, share
 from .quickstart import english_paragraphs
 
-__all__ = ["VARIANTS", "Variant", "run_compression_study"]
+__all__ = ["VARIANTS", "Variant", "judge", "run_compression_study", "with_verdicts", "write_page"]
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LAST_LAYERS = ["jasper_mlp.*", "model.encoder.layer.4.*", "model.encoder.layer.5.*"]
@@ -150,6 +151,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
         "machine": {"cpu_count": os.cpu_count()},
     }
     results["study"]["large_corpus"] = str(study.large_corpus) if study.large_corpus else None
+    results = with_verdicts(results)
     atomic_write_json(out / "results.json", results)
     return results
 
@@ -181,3 +183,50 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     }
     atomic_write_json(record_file, record)
     return record
+
+
+def kept_shares(results: dict) -> dict[str, float]:
+    """Per run: its long-task score as a share of the original's ratio-1 score, averaged over the ratios
+    below 1 (in %): the one figure each question is judged on."""
+    original = scores_by_task(results["original"])
+    low = [r for r in results["study"]["ratios"] if r < 1]
+    kept = {}
+    for name, run in results["runs"].items():
+        scores = scores_by_task(run["results"])
+        kept[name] = sum(share(scores, original, r, LONG_TASKS) for r in low) / len(low)
+    return kept
+
+
+def judge(results: dict) -> list[Verdict]:
+    """Per question: is any of its runs above the base run by more than twice the seed spread (one pair of
+    seeds is a lower bound of the noise)? Empty when the base run is missing."""
+    kept = kept_shares(results)
+    if "base" not in kept:
+        return []
+    group_of = {v["name"]: v["group"] for v in results["variants"]}
+    groups: dict[str, list[str]] = {}
+    for name in kept:
+        groups.setdefault(group_of[name], []).append(name)
+    spread = max(abs(kept[n] - kept["base"]) for n in groups.get("base", ["base"]))
+    verdicts = []
+    for group, names in groups.items():
+        if group != "base":
+            above = [n for n in names if kept[n] > kept["base"] + 2 * spread]
+            figures = {"kept_pct": {n: kept[n] for n in names}, "base_pct": kept["base"], "seed_spread": spread}
+            verdicts.append(Verdict(group, bool(above), figures | {"above_base": above}))
+    return verdicts
+
+
+def with_verdicts(results: dict) -> dict:
+    """``results`` with each question's verdict (an older results file gets them now)."""
+    judged = {"long_tasks": list(LONG_TASKS), "short_task": SHORT_TASK}
+    return results | {"judged": judged, "verdicts": [v.to_dict() for v in judge(results)]}
+
+
+def write_page(results: dict, page: Path) -> dict:
+    """The study's page from ``results`` alone, judged first if they were written before verdicts were."""
+    from ..pages.compression import write_compression_page
+
+    judged = with_verdicts(results)
+    write_compression_page(judged, page)
+    return judged

@@ -23,8 +23,9 @@ from ..atomic import atomic_write_json
 from ..encode import EncodeOptions
 from ..phases import PhaseClock
 from ..resources import find_suite
+from ..results import Verdict
 
-__all__ = ["STRATEGIES", "LongDocumentStudy", "run_long_document_study"]
+__all__ = ["STRATEGIES", "LongDocumentStudy", "judge", "run_long_document_study", "with_verdicts", "write_page"]
 
 # name -> encode options; the window of all-MiniLM-L6-v2 as sentence-transformers uses it is 256 tokens.
 # The baselines read at ratio 1: left to the model's default, an adapted model would pool them too.
@@ -74,6 +75,7 @@ def run_long_document_study(study: LongDocumentStudy, say: Callable[[str], None]
         "rows": rows,
         "timings_s": dict(clock.timings),
     }
+    results = with_verdicts(results)
     atomic_write_json(study.output / "results.json", results)
     return results
 
@@ -124,3 +126,64 @@ def _measure(study: LongDocumentStudy, encoder, options: dict) -> list[dict]:
             scores = metrics.retrieval(queries, documents, task.relevant, ndcg_at=1)
             rows.append({"task": kind, "length": length, "ndcg_at_1": scores["ndcg_at_1"], "ms_per_doc": ms})
     return rows
+
+
+WINDOW = 256  # all-MiniLM-L6-v2's window as sentence-transformers uses it
+TARGET_GAP, TARGET_TIME = 2.0, 0.5  # compress-to-fit within 2 points of chunk at no more than half its time
+
+
+def _mean(rows: list[dict], key: str, model: str, strategy: str, picks: list[dict]) -> float | None:
+    """Mean of ``key`` over the rows of one model and strategy matching any of ``picks``."""
+    values = [
+        r[key] for pick in picks for r in rows
+        if r["model"] == model and r["strategy"] == strategy and all(r.get(k) == v for k, v in pick.items())
+    ]  # fmt: skip
+    return sum(values) / len(values) if values else None
+
+
+def judge(results: dict) -> list[Verdict]:
+    """Per model, fit strategy and task family (the first real task; the synthetic tasks at 4x the window
+    and more): is compress-to-fit within 2 points of chunk at no more than half its time? With its gap to
+    chunk and to truncation (points) and its time as a share of chunk's."""
+    study, rows = results["study"], results["rows"]
+    fits = [name for name, options in study["strategies"].items() if options.get("long_inputs") == "fit"]
+    families = {
+        "synthetic": (
+            [{"task": k, "length": n} for k in study["kinds"] for n in study["lengths"] if n >= 4 * WINDOW],
+            "ndcg_at_1",
+        )
+    }
+    if study["real_tasks"]:
+        families = {"articles": ([{"task": study["real_tasks"][0]}], "ndcg_at_10"), **families}
+    verdicts = []
+    for model in study["models"]:
+        for fit in fits:
+            for family, (picks, key) in families.items():
+                score = {s: _mean(rows, key, model, s, picks) for s in (fit, "chunk", "truncate")}
+                time = {s: _mean(rows, "ms_per_doc", model, s, picks) for s in (fit, "chunk")}
+                figures = {"model": model, "strategy": fit, "family": family}
+                if None in score.values() or None in time.values():
+                    verdicts.append(Verdict(f"{model} {fit} {family}", None, figures))
+                    continue
+                gap, over = 100 * (score[fit] - score["chunk"]), 100 * (score[fit] - score["truncate"])
+                ratio = time[fit] / time["chunk"]
+                figures |= {"minus_chunk": gap, "minus_truncate": over, "time_over_chunk": ratio}
+                verdicts.append(
+                    Verdict(f"{model} {fit} {family}", gap >= -TARGET_GAP and ratio <= TARGET_TIME, figures)
+                )
+    return verdicts
+
+
+def with_verdicts(results: dict) -> dict:
+    """``results`` with the targets' verdicts (an older results file gets them now)."""
+    targets = {"window": WINDOW, "gap_points": TARGET_GAP, "time_share": TARGET_TIME}
+    return results | {"targets": targets, "verdicts": [v.to_dict() for v in judge(results)]}
+
+
+def write_page(results: dict, page: Path) -> dict:
+    """The study's page from ``results`` alone, judged first if they were written before verdicts were."""
+    from ..pages.long_documents import write_long_document_page
+
+    judged = with_verdicts(results)
+    write_long_document_page(judged, page)
+    return judged

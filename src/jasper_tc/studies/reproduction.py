@@ -5,7 +5,8 @@ the stage-1 student under training-free pooling (what stage 2 must recover), a s
 fixed ratio of 0.33 with the same budget as the dynamic one, each stage-3 variant once per seed, and
 the speed of teacher and student. Every run is kept in the output folder and skipped when present,
 so the study resumes where it stopped; ``results.json`` holds every figure the page shows (with the
-machine and the stage-3 and stage-4 batches), and ``page.write_document`` writes the page from it alone.
+machine and the stage-3 and stage-4 batches) and every claim's verdict, and ``page.write_document`` writes
+the page from it alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import CHINESE_TASKS, LONG_TASKS, STUDY_RATIOS, evaluate, read_stage, stage_config, summarize_stage
+from ..results import scores_by_task
+from .claims import with_verdicts
 from .design import FIXED_RATIO, stage3_run
 from .lifecycle import SMOKE_SIZES, Plan, corpus_changes, run_lifecycle, train_stage
 from .page import write_document
@@ -90,6 +93,7 @@ def run_study(study: Study, say: Callable[[str], None] = print) -> dict:
         "machine": _machine(),
         "stages": {stage: _stage_setup(out / stage) for stage in ("stage2", "stage3", "stage4")},
     }
+    results = with_verdicts(results)
     atomic_write_json(out / "results.json", results)
     return results
 
@@ -160,10 +164,7 @@ def _scores(folder: Path) -> dict[str, dict[str, float | None]]:
     """``{task: {ratio: main score or None for a failed task}}`` of one evaluation folder."""
     from ..evaluation.suite import load_records
 
-    scores: dict[str, dict[str, float | None]] = {}
-    for record in load_records(folder)["results"]:
-        scores.setdefault(record["task_name"], {})[f"{record['compression_ratio']:g}"] = record.get("main_score")
-    return scores
+    return scores_by_task(load_records(folder)["results"])
 
 
 def _measure_speed(study: Study) -> list[dict]:

@@ -1,0 +1,131 @@
+"""The long-document study's page, from ``results.json`` alone: the targets as the study judged them, and per
+model and strategy, quality and encode time on the long articles and at each synthetic length, with two
+plots (quality and time against length)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..atomic import atomic_write_json
+from ..figures import Figure, Line, Panel, draw
+from ..results import Verdict
+from .tables import markdown_table
+
+__all__ = ["write_long_document_page"]
+
+
+def _cell(rows: list[dict], **match) -> dict | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def _real_table(results: dict) -> str:
+    rows, tasks = results["rows"], results["study"]["real_tasks"]
+    lines = []
+    for model in results["study"]["models"]:
+        for strategy in results["study"]["strategies"]:
+            cells = [_cell(rows, model=model, strategy=strategy, task=t) for t in tasks]
+            quality = [f"{100 * c['ndcg_at_10']:.2f}" if c else "–" for c in cells]
+            speed = [f"{c['ms_per_doc']:.0f}" if c else "–" for c in cells]
+            lines.append([model, strategy, *quality, *speed])
+    head = ["model", "strategy", *(f"{t} nDCG@10" for t in tasks), *(f"{t} ms/doc" for t in tasks)]
+    return markdown_table(head, lines, text_columns=2)
+
+
+def _synthetic_table(results: dict, kind: str, key: str) -> str:
+    rows, lengths = results["rows"], results["study"]["lengths"]
+    lines = []
+    for model in results["study"]["models"]:
+        for strategy in results["study"]["strategies"]:
+            cells = [_cell(rows, model=model, strategy=strategy, task=kind, length=n) for n in lengths]
+            scale = 100 if key == "ndcg_at_1" else 1
+            lines.append([model, strategy, *("–" if c is None else f"{scale * c[key]:.0f}" for c in cells)])
+    return markdown_table(["model", "strategy", *(f"{n:,}" for n in lengths)], lines, text_columns=2)
+
+
+def _targets(results: dict) -> str:
+    """Compress-to-fit against chunk and truncate, per model, as the study judged it."""
+    study, targets = results["study"], results["targets"]
+    task = study["real_tasks"][0] if study["real_tasks"] else "articles"
+    head = [
+        "model", "strategy", f"{task}: − chunk", "− truncate", "time / chunk",
+        f"synthetic ≥ {4 * targets['window']:,} tokens: − chunk", "− truncate", "time / chunk",
+        f"within {targets['gap_points']:g} points at ≤ {targets['time_share']:g} of the time (articles / synthetic)",
+    ]  # fmt: skip
+    verdicts = {
+        (v.figures["model"], v.figures["strategy"], v.figures["family"]): v
+        for v in map(Verdict.of, results["verdicts"])
+    }
+    rows = []
+    for model, fit in dict.fromkeys((v.figures["model"], v.figures["strategy"]) for v in verdicts.values()):
+        cells, said = [], []
+        for family in ("articles", "synthetic"):
+            verdict = verdicts.get((model, fit, family))
+            if verdict is None or verdict.holds is None:
+                cells += ["–"] * 3
+                continue
+            f = verdict.figures
+            cells += [f"{f['minus_chunk']:+.1f}", f"{f['minus_truncate']:+.1f}", f"{f['time_over_chunk']:.2f}"]
+            said.append("yes" if verdict.holds else "no")
+        rows.append([model, fit, *cells, " / ".join(said) or "–"])
+    return markdown_table(head, rows, text_columns=2)
+
+
+def _figure(results: dict, key: str, ylabel: str, log_y: bool) -> Figure:
+    styles = ["-", "--", ":", "-."]
+    panels = []
+    for kind in results["study"]["kinds"]:
+        lines = []
+        for i, model in enumerate(results["study"]["models"]):
+            for strategy in results["study"]["strategies"]:
+                points = sorted(
+                    (r["length"], r[key]) for r in results["rows"]
+                    if r["model"] == model and r["strategy"] == strategy and r["task"] == kind
+                )  # fmt: skip
+                if points:
+                    values = [100 * v if key == "ndcg_at_1" else v for _, v in points]
+                    lines.append(Line(f"{model}, {strategy}", [n for n, _ in points], values, styles[i % 4]))
+        panels.append(Panel(kind, lines, xlabel="document length (tokens)", ylabel=ylabel, xscale="log",
+                            yscale="log" if log_y else "linear"))  # fmt: skip
+    return Figure(panels, panel_size=(6, 4.5), legend_size=7)
+
+
+def write_long_document_page(results: dict, page: Path) -> None:
+    """``page`` and, in ``<stem>/``, the two plots and a copy of the results."""
+    pictures = page.parent / page.stem
+    pictures.mkdir(parents=True, exist_ok=True)
+    draw(_figure(results, "ndcg_at_1", "nDCG@1 × 100", log_y=False), pictures / "quality_vs_length.png")
+    draw(_figure(results, "ms_per_doc", "ms per document", log_y=True), pictures / "time_vs_length.png")
+    atomic_write_json(pictures / "results.json", results)
+    study = results["study"]
+    strategies = ", ".join(f"`{name}` ({options})" for name, options in study["strategies"].items())
+    sections = [
+        "# Long documents: truncate, compress to fit, or chunk",
+        "",
+        f"Written by `jasper-tc long-documents-study` from [`{page.stem}/results.json`]({page.stem}/results.json).",
+        f"Strategies: {strategies}; fit and chunk read at most {study['cap']:,} tokens per document. Times are",
+        "ms per document on this machine's CPU, measured in the same run as the quality.",
+        "",
+        "## Compress to fit against chunk and truncate",
+        "",
+        "Differences in nDCG points (nDCG@10 on the articles, nDCG@1 × 100 averaged over the synthetic tasks at",
+        f"4× the {results['targets']['window']}-token window and more); time as a ratio of ms per document. The "
+        f"target: within {results['targets']['gap_points']:g} points of",
+        f"chunk at no more than {results['targets']['time_share']:g} of its time, and clearly above truncation.",
+        "",
+        _targets(results),
+        "",
+        "## Long Wikipedia articles (a sentence from deep inside the article as the query)",
+        "",
+        _real_table(results),
+        "",
+        f"## Synthetic tasks (LongEmbed-style; {study['documents']} documents, {study['queries']} queries per length;"
+        " nDCG@1 × 100)",
+        "",
+        "![quality vs length](" + f"{page.stem}/quality_vs_length.png)",
+        "",
+    ]
+    for kind in study["kinds"]:
+        sections += [f"### {kind}", "", _synthetic_table(results, kind, "ndcg_at_1"), ""]
+        sections += ["ms per document:", "", _synthetic_table(results, kind, "ms_per_doc"), ""]
+    sections += ["![time vs length](" + f"{page.stem}/time_vs_length.png)", ""]
+    page.write_text("\n".join(sections), encoding="utf-8")

@@ -18,30 +18,19 @@ from pathlib import Path
 import torch
 from transformers import Qwen3Config
 
+from jasper_tc.model.release import RELEASE_BACKBONE, release_backbone_config
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"  # the machine's shared data sets (STS-B, Wikipedia paragraphs, ...)
 RESULTS = Path(__file__).parent / "results"
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-QWEN3_600M_LAYERS = 28
+QWEN3_600M_LAYERS = RELEASE_BACKBONE["num_hidden_layers"]
 
 
 def qwen3_600m_config(layers: int = QWEN3_600M_LAYERS) -> Qwen3Config:
-    """The backbone of Qwen3-Embedding-0.6B (hidden 1024, 16 query / 8 key-value heads of 128, FFN 3072,
-    vocab 151,669), ``layers`` of its 28 decoder layers deep; weights are the caller's (random)."""
-    return Qwen3Config(
-        vocab_size=151669,
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=layers,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-        max_position_embeddings=32768,
-        rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-    )
+    """The backbone of Qwen3-Embedding-0.6B, ``layers`` of its 28 decoder layers deep; weights random."""
+    return release_backbone_config(num_hidden_layers=layers)
 
 
 # The machine

@@ -2,7 +2,7 @@
 
 A model with the 600M shapes (hidden 1024, 16/8 heads, FFN 3072, vocab 151,669) and random weights
 runs fixed-length batches at each length and ratio. Fewer layers than 28 are allowed: each part of
-the forward is timed separately (embedding + jasper_mlp, compressor, layers, pool + head), and the
+the forward is common.timed separately (embedding + jasper_mlp, compressor, layers, pool + head), and the
 per-layer time is what scales, so the full 28-layer forward is extrapolated from it.
 
 Columns: ``ms/batch`` measured forward with the layers run; ``ms/batch@28L`` extrapolated to 28
@@ -24,18 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Qwen3Config
 
-from _common import (
-    DTYPES,
-    QWEN3_600M_LAYERS,
-    RESULTS,
-    device_name,
-    pyplot,
-    qwen3_600m_config,
-    table_head,
-    table_row,
-    timed,
-    write_results,
-)
+import _common as common
 from jasper_tc import JasperTCConfig, JasperTCModel, compress_tokens, compressed_length
 from jasper_tc.model import mean_pool
 
@@ -75,13 +64,15 @@ def measure(model: JasperTCModel, batch: int, length: int, ratio: float, device:
 
     states = run_layers()
     parts = {
-        "embed_mlp": timed(lambda: model.jasper_mlp(model.model.embed_tokens(ids)), device, repeats),
-        "compressor": timed(lambda: compress_tokens(hidden, mask, ratio), device, repeats) if ratio < 1 else 0.0,
-        "layers": timed(run_layers, device, repeats),
-        "head": timed(lambda: model.linear_1(mean_pool(states, new_mask).to(hidden.dtype)), device, repeats),
-        "forward": timed(lambda: model(ids, mask, compression_ratio=ratio), device, repeats),
+        "embed_mlp": common.timed(lambda: model.jasper_mlp(model.model.embed_tokens(ids)), device, repeats),
+        "compressor": common.timed(lambda: compress_tokens(hidden, mask, ratio), device, repeats) if ratio < 1 else 0.0,
+        "layers": common.timed(run_layers, device, repeats),
+        "head": common.timed(lambda: model.linear_1(mean_pool(states, new_mask).to(hidden.dtype)), device, repeats),
+        "forward": common.timed(lambda: model(ids, mask, compression_ratio=ratio), device, repeats),
     }
-    parts["loop"] = timed(lambda: release_loop_compress(hidden, mask, ratio), device, repeats) if ratio < 1 else 0.0
+    parts["loop"] = (
+        common.timed(lambda: release_loop_compress(hidden, mask, ratio), device, repeats) if ratio < 1 else 0.0
+    )
     parts["tokens_after"] = int(new_mask[0].sum())
     return parts
 
@@ -107,26 +98,26 @@ def main() -> None:
 
     header = (
         f"# compression_speed: Qwen3-0.6B-shaped Jasper-TC, random weights\n\n"
-        f"device: {args.device} ({device_name(args.device)}), threads {torch.get_num_threads()}, "
+        f"device: {args.device} ({common.device_name(args.device)}), threads {torch.get_num_threads()}, "
         f"torch {torch.__version__}, attention {args.attn}, batch {args.batch_size}, {args.layers} layer(s) run, "
-        f"extrapolated to {QWEN3_600M_LAYERS}, median of {args.repeats}\n"
+        f"extrapolated to {common.QWEN3_600M_LAYERS}, median of {args.repeats}\n"
     )
     lines = [header]
     records = []
     for dtype_name in args.dtypes.split(","):
-        dtype = DTYPES[dtype_name]
-        config = JasperTCConfig(text_config=qwen3_600m_config(args.layers), embedding_dim=2048)
+        dtype = common.DTYPES[dtype_name]
+        config = JasperTCConfig(text_config=common.qwen3_600m_config(args.layers), embedding_dim=2048)
         config.text_config._attn_implementation = args.attn
         model = JasperTCModel(config).to(device=args.device, dtype=dtype).eval()
         lines.append(f"\n## {dtype_name}\n")
         columns = ("length", "ratio", "tokens", "ms/batch", "ms/batch@28L", "speedup@28L", "ideal", "%ideal")
-        lines += table_head(*columns, "compressor %", "vs loop")
+        lines += common.table_head(*columns, "compressor %", "vs loop")
         for length in lengths:
             base_full = None
             for ratio in ratios:
                 m = measure(model, args.batch_size, length, ratio, args.device, args.repeats)
                 per_layer = m["layers"] / args.layers
-                full = m["embed_mlp"] + m["compressor"] + m["head"] + QWEN3_600M_LAYERS * per_layer
+                full = m["embed_mlp"] + m["compressor"] + m["head"] + common.QWEN3_600M_LAYERS * per_layer
                 base_full = full if ratio == 1 else base_full
                 speedup = base_full / full
                 ideal = layer_flops(length, config.text_config) / layer_flops(m["tokens_after"], config.text_config)
@@ -145,24 +136,26 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     stem = args.out or f"compression_speed-{args.device}"
-    write_results(stem, text, {"header": header, "records": records})
-    plot(records, RESULTS / f"{stem}.png")
+    common.write_results(stem, text, {"header": header, "records": records})
+    plot(records, common.RESULTS / f"{stem}.png")
 
 
 @torch.inference_mode()
 def compressor_table(args, lengths: list[int], ratios: list[float]) -> list[str]:
     """The compressor alone on (batch, length, 1024) activations, against the release's per-sample loop."""
     lines = ["\n## compressor alone (hidden 1024), against the release's sample-by-sample loop\n"]
-    lines += table_head("dtype", "length", "ratio", "ours ms", "loop ms", "speedup", left=1)
+    lines += common.table_head("dtype", "length", "ratio", "ours ms", "loop ms", "speedup", left=1)
     for dtype_name in args.compressor_dtypes.split(","):
         for length in lengths:
-            hidden = torch.randn(args.batch_size, length, 1024, device=args.device, dtype=DTYPES[dtype_name])
+            hidden = torch.randn(args.batch_size, length, 1024, device=args.device, dtype=common.DTYPES[dtype_name])
             mask = torch.ones(args.batch_size, length, dtype=torch.long, device=args.device)
             for ratio in ratios:
-                ours = timed(functools.partial(compress_tokens, hidden, mask, ratio), args.device, args.repeats)
-                loop = timed(functools.partial(release_loop_compress, hidden, mask, ratio), args.device, args.repeats)
+                ours = common.timed(functools.partial(compress_tokens, hidden, mask, ratio), args.device, args.repeats)
+                loop = common.timed(
+                    functools.partial(release_loop_compress, hidden, mask, ratio), args.device, args.repeats
+                )
                 cells = [dtype_name, length, f"{ratio:g}", f"{1000 * ours:.2f}", f"{1000 * loop:.2f}"]
-                lines.append(table_row(*cells, f"{loop / ours:.1f}x"))
+                lines.append(common.table_row(*cells, f"{loop / ours:.1f}x"))
                 print(lines[-1], flush=True)
     return lines
 
@@ -170,7 +163,7 @@ def compressor_table(args, lengths: list[int], ratios: list[float]) -> list[str]
 def plot(records: list[dict], path: Path) -> None:
     """Extrapolated 28-layer latency against input length, one line per ratio and dtype."""
     try:
-        plt = pyplot()
+        plt = common.pyplot()
     except ImportError:
         print("matplotlib not installed: no plot")
         return

@@ -1,7 +1,7 @@
 """The cost side of long documents at the 600M shape: compress-to-fit against chunk-and-mean, per document.
 
 A Qwen3-0.6B-shaped Jasper-TC model (random weights; time does not depend on them) embeds one document of
-each length. Each part is timed on its own and the per-layer time extrapolated to 28 layers, as in
+each length. Each part is common.timed on its own and the per-layer time extrapolated to 28 layers, as in
 ``compression_speed.py``:
 
 - ``fit-B``: the embedding lookup and jasper_mlp over all L tokens, the pool down to B positions, 28 layers
@@ -23,18 +23,7 @@ from pathlib import Path
 
 import torch
 
-from _common import (
-    DTYPES,
-    QWEN3_600M_LAYERS,
-    RESULTS,
-    device_name,
-    pyplot,
-    qwen3_600m_config,
-    table_head,
-    table_row,
-    timed,
-    write_results,
-)
+import _common as common
 from jasper_tc import JasperTCConfig, JasperTCModel, compress_tokens
 from jasper_tc.model import fit_ratio
 
@@ -58,20 +47,22 @@ def measure(model: JasperTCModel, length: int, budgets: list[int], window: int, 
         return model.model(inputs_embeds=hidden, attention_mask=hidden_mask, position_ids=positions).last_hidden_state
 
     hidden = lookup(ids)
-    parts = {"lookup": timed(lambda: lookup(ids), device, repeats)}
+    parts = {"lookup": common.timed(lambda: lookup(ids), device, repeats)}
     for budget in budgets:
         ratio = fit_ratio(length, budget)
         pooled, pooled_mask = compress_tokens(hidden, mask, ratio)
-        parts[f"compress-{budget}"] = timed(lambda r=ratio: compress_tokens(hidden, mask, r), device, repeats)
-        parts[f"layers-{budget}"] = timed(lambda p=pooled, m=pooled_mask: run_layers(p, m), device, repeats) / layers
+        parts[f"compress-{budget}"] = common.timed(lambda r=ratio: compress_tokens(hidden, mask, r), device, repeats)
+        parts[f"layers-{budget}"] = (
+            common.timed(lambda p=pooled, m=pooled_mask: run_layers(p, m), device, repeats) / layers
+        )
     count = windows(length, window, 32)
     window_ids = torch.randint(0, vocab, (count, window), device=device)
     window_hidden = lookup(window_ids)
     window_mask = torch.ones_like(window_ids)
-    parts["chunk-lookup"] = timed(lambda: lookup(window_ids), device, repeats)
-    parts["chunk-layers"] = timed(lambda: run_layers(window_hidden, window_mask), device, repeats) / layers
+    parts["chunk-lookup"] = common.timed(lambda: lookup(window_ids), device, repeats)
+    parts["chunk-layers"] = common.timed(lambda: run_layers(window_hidden, window_mask), device, repeats) / layers
     first = window_hidden[:1]
-    parts["truncate-layers"] = timed(lambda: run_layers(first, window_mask[:1]), device, repeats) / layers
+    parts["truncate-layers"] = common.timed(lambda: run_layers(first, window_mask[:1]), device, repeats) / layers
     parts["windows"] = count
     return parts
 
@@ -79,11 +70,13 @@ def measure(model: JasperTCModel, length: int, budgets: list[int], window: int, 
 def extrapolate(parts: dict, budgets: list[int], window: int, length: int) -> dict[str, float]:
     """ms per document at 28 layers, per strategy (truncate looks up only its window's share of the tokens)."""
     ms = {
-        f"fit-{b}": 1000 * (parts["lookup"] + parts[f"compress-{b}"] + QWEN3_600M_LAYERS * parts[f"layers-{b}"])
+        f"fit-{b}": 1000 * (parts["lookup"] + parts[f"compress-{b}"] + common.QWEN3_600M_LAYERS * parts[f"layers-{b}"])
         for b in budgets
     }
-    ms["chunk"] = 1000 * (parts["chunk-lookup"] + QWEN3_600M_LAYERS * parts["chunk-layers"])
-    ms["truncate"] = 1000 * (parts["lookup"] * min(1.0, window / length) + QWEN3_600M_LAYERS * parts["truncate-layers"])
+    ms["chunk"] = 1000 * (parts["chunk-lookup"] + common.QWEN3_600M_LAYERS * parts["chunk-layers"])
+    ms["truncate"] = 1000 * (
+        parts["lookup"] * min(1.0, window / length) + common.QWEN3_600M_LAYERS * parts["truncate-layers"]
+    )
     return ms
 
 
@@ -91,15 +84,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--layers", type=int, default=1, help="decoder layers actually run (28 = the full model)")
-    parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
+    parser.add_argument("--dtype", default="fp32", choices=sorted(common.DTYPES))
     parser.add_argument("--lengths", default="2048,4096,8192,16384,32768")
     parser.add_argument("--budgets", default="512,1024")
     parser.add_argument("--window", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.manual_seed(0)
-    config = JasperTCConfig(text_config=qwen3_600m_config(args.layers), embedding_dim=2048)
-    model = JasperTCModel(config).to(device=args.device, dtype=DTYPES[args.dtype]).eval()
+    config = JasperTCConfig(text_config=common.qwen3_600m_config(args.layers), embedding_dim=2048)
+    model = JasperTCModel(config).to(device=args.device, dtype=common.DTYPES[args.dtype]).eval()
     lengths = [int(n) for n in args.lengths.split(",")]
     budgets = [int(b) for b in args.budgets.split(",")]
     rows = []
@@ -109,26 +102,28 @@ def main() -> None:
         rows.append({"length": length, "windows": parts["windows"], "ms": ms})
         print(json.dumps(rows[-1]), flush=True)
     strategies = [*(f"fit-{b}" for b in budgets), "chunk", "truncate"]
-    lines = table_head("tokens", "windows", *(f"{s} ms" for s in strategies), *(f"chunk / fit-{b}" for b in budgets))
+    lines = common.table_head(
+        "tokens", "windows", *(f"{s} ms" for s in strategies), *(f"chunk / fit-{b}" for b in budgets)
+    )
     for row in rows:
         cells = [f"{row['length']:,}", row["windows"], *(f"{row['ms'][s]:,.0f}" for s in strategies)]
         cells += [f"{row['ms']['chunk'] / row['ms'][f'fit-{b}']:.1f}×" for b in budgets]
-        lines.append(table_row(*cells))
-    machine = f"{device_name(args.device)}, {torch.get_num_threads()} threads, {args.device}, {args.dtype}"
+        lines.append(common.table_row(*cells))
+    machine = f"{common.device_name(args.device)}, {torch.get_num_threads()} threads, {args.device}, {args.dtype}"
     table = "\n".join(lines)
     print(table)
     tag = "gpu" if args.device.startswith("cuda") else "cpu"
     note = (
         f"# Long documents at the 600M shape ({machine}; {args.layers} layer(s) run, "
-        f"extrapolated to {QWEN3_600M_LAYERS})\n\n"
+        f"extrapolated to {common.QWEN3_600M_LAYERS})\n\n"
         f"One document per row; chunk windows of {args.window} tokens overlapping by 32, all in one batch.\n\n"
     )
-    write_results(f"long_inputs_speed-{tag}", note + table + "\n", {"machine": machine, "rows": rows})
-    _plot(rows, strategies, RESULTS / f"long_inputs_speed-{tag}.png", machine)
+    common.write_results(f"long_inputs_speed-{tag}", note + table + "\n", {"machine": machine, "rows": rows})
+    _plot(rows, strategies, common.RESULTS / f"long_inputs_speed-{tag}.png", machine)
 
 
 def _plot(rows: list[dict], strategies: list[str], path: Path, machine: str) -> None:
-    plt = pyplot()
+    plt = common.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for strategy in strategies:
         ax.plot([r["length"] for r in rows], [r["ms"][strategy] for r in rows], marker="o", label=strategy)

@@ -6,25 +6,14 @@ from pathlib import Path
 
 from transformers import Qwen3Config
 
+from jasper_tc.model.release import release_backbone_config
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QWEN3_TOKENIZER = SHARED / "tokenizers" / "qwen3-embedding-0.6b"
 
 
 def tiny_qwen3_config(**overrides) -> Qwen3Config:
     """Qwen3-0.6B's structure (GQA, qk-norm, RoPE) at hidden 64 and 2 layers."""
-    values = dict(
-        vocab_size=512,
-        hidden_size=64,
-        intermediate_size=192,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        max_position_embeddings=4096,
-        rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-    )
-    values.update(overrides)
-    return Qwen3Config(**values)
+    tiny = dict(vocab_size=512, hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=16, max_position_embeddings=4096, pad_token_id=0)  # fmt: skip
+    return release_backbone_config(**(tiny | overrides))

@@ -124,14 +124,21 @@ def test_the_check_sees_relative_imports():
     assert "jasper_tc.model.compressor" in found
 
 
+def _length(node: ast.FunctionDef | ast.AsyncFunctionDef, command: bool) -> int:
+    """Lines of a function; of a command-line verb, from its body on (its typer option declarations aside)."""
+    first = node.body[0].lineno if command else node.lineno
+    return node.end_lineno - first + 1
+
+
 def test_modules_and_functions_stay_small():
-    """Small modules with one job: none over 450 lines, no function over 80 (split it, or say why here)."""
+    """Small modules with one job: none over 400 lines, no function over 60 (split it, or say why here)."""
     too_long = []
     for path in sorted(PACKAGE.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
-        if len(text.splitlines()) > 450:
+        if len(text.splitlines()) > 400:
             too_long.append(f"{path.relative_to(PACKAGE)}: {len(text.splitlines())} lines")
+        command = path.relative_to(PACKAGE).parts[0] == "cli"
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 80:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _length(node, command) > 60:
                 too_long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}()")
     assert too_long == []

@@ -90,6 +90,29 @@ def score_task(task: LoadedTask, cache: EmbeddingCache, ratio: float) -> dict[st
     return metrics.bitext_mining(cache.get(t["source"], ratio), cache.get(t["target"], ratio))
 
 
+def _record(task, loaded: LoadedTask | str, cache: EmbeddingCache, ratio: float, model_name: str) -> dict:
+    """One task at one ratio: its scores, or the error that stopped it (the other tasks go on)."""
+    record = {
+        "task_name": task.name,
+        "type": task.type,
+        "lang": task.lang,
+        "model": model_name,
+        "compression_ratio": ratio,
+        "main_score_name": MAIN_SCORE[task.type],
+    }
+    started = time.perf_counter()
+    if isinstance(loaded, str):
+        record |= {"error": loaded}
+    else:
+        try:
+            scores = score_task(loaded, cache, ratio)
+            record |= {"scores": scores, "main_score": scores[MAIN_SCORE[task.type]]}
+        except Exception as error:  # one failing task must not lose the others' results
+            record |= {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+    record["evaluation_time"] = round(time.perf_counter() - started, 3)
+    return record
+
+
 def run_suite(
     encoder: Encoder,
     suite: SuiteConfig,
@@ -120,25 +143,7 @@ def run_suite(
     for ratio in ratios:
         for task in suite.tasks:
             progress.set_postfix_str(f"{task.name} r={ratio:g}")
-            record = {
-                "task_name": task.name,
-                "type": task.type,
-                "lang": task.lang,
-                "model": model_name,
-                "compression_ratio": ratio,
-                "main_score_name": MAIN_SCORE[task.type],
-            }
-            started = time.perf_counter()
-            item = loaded[task.name]
-            if isinstance(item, str):
-                record |= {"error": item}
-            else:
-                try:
-                    scores = score_task(item, cache, ratio)
-                    record |= {"scores": scores, "main_score": scores[MAIN_SCORE[task.type]]}
-                except Exception as error:  # one failing task must not lose the others' results
-                    record |= {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
-            record["evaluation_time"] = round(time.perf_counter() - started, 3)
+            record = _record(task, loaded[task.name], cache, ratio, model_name)
             atomic_write_json(results_dir / f"{task.name}__r{ratio:g}.json", record)
             records.append(record)
             progress.update(1)

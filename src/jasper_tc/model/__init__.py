@@ -4,18 +4,9 @@ Imports nothing else from the package; importing it registers ``jasper_tc`` with
 Auto classes, so sentence-transformers and ``AutoModel`` can load saved checkpoints.
 """
 
+from . import compressor
 from .builders import MlpInit, build_student, init_jasper_mlp, insert_jasper_mlp, keep_first_layers
-from .compressor import (
-    LENGTH_THRESHOLD,
-    TokenCompressor,
-    check_ratio,
-    check_ratios,
-    check_threshold,
-    compress_tokens,
-    compressed_length,
-    compressed_lengths,
-    fit_ratio,
-)
+from .compressor import *  # noqa: F403 -- the compressor's public names, listed in its __all__
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
 from .packaged import resolve_model
@@ -25,21 +16,13 @@ from .release import load_jasper_config
 register_auto_classes()
 
 __all__ = [
+    *compressor.__all__,
     "DEFAULT_PROMPTS",
-    "LENGTH_THRESHOLD",
     "JasperTCConfig",
     "JasperTCModel",
     "MlpInit",
     "SwiGLU",
-    "TokenCompressor",
     "build_student",
-    "check_ratio",
-    "check_ratios",
-    "check_threshold",
-    "compress_tokens",
-    "compressed_length",
-    "compressed_lengths",
-    "fit_ratio",
     "init_jasper_mlp",
     "insert_jasper_mlp",
     "keep_first_layers",

@@ -76,6 +76,20 @@ def keep_first_layers(backbone: PreTrainedModel, num_layers: int) -> PreTrainedM
     return backbone
 
 
+def _init_linear_1(model: JasperTCModel, linear_init: str, hidden: int, embedding_dim: int) -> None:
+    """Leave ``linear_1`` random, or make it the identity (which needs ``embedding_dim`` == hidden size)."""
+    if linear_init == "identity":
+        if embedding_dim != hidden:
+            raise ValueError(
+                f"linear_init='identity' needs embedding_dim == hidden size ({hidden}), got {embedding_dim}"
+            )
+        with torch.no_grad():
+            model.linear_1.weight.copy_(torch.eye(hidden))
+            model.linear_1.bias.zero_()
+    elif linear_init != "random":
+        raise ValueError(f"linear_init must be 'random' or 'identity', got {linear_init!r}")
+
+
 def build_student(
     backbone: str | os.PathLike,
     embedding_dim: int = 2048,
@@ -122,17 +136,7 @@ def build_student(
         torch.manual_seed(seed)
         model = JasperTCModel(config)
     model.model = drop_pooler(loaded)
-    if linear_init == "identity":
-        hidden = loaded.config.hidden_size
-        if embedding_dim != hidden:
-            raise ValueError(
-                f"linear_init='identity' needs embedding_dim == hidden size ({hidden}), got {embedding_dim}"
-            )
-        with torch.no_grad():
-            model.linear_1.weight.copy_(torch.eye(hidden))
-            model.linear_1.bias.zero_()
-    elif linear_init != "random":
-        raise ValueError(f"linear_init must be 'random' or 'identity', got {linear_init!r}")
+    _init_linear_1(model, linear_init, loaded.config.hidden_size, embedding_dim)
     model.to(dtype)
     if with_jasper_mlp:
         insert_jasper_mlp(model, mlp_init=mlp_init, seed=seed)

@@ -115,6 +115,20 @@ def compressed_lengths(lengths: Tensor, ratio: float | Tensor, length_threshold:
     return torch.where(lengths > length_threshold, target.to(lengths.dtype), lengths)
 
 
+def _checked(
+    hidden_states: Tensor, attention_mask: Tensor, ratio: float | Tensor, length_threshold: int, padding_side: str
+) -> float | Tensor:
+    """``compress_tokens``' arguments checked (each error names the argument); the ratio as one or per sample."""
+    if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
+        raise ValueError(
+            "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
+            f"got {tuple(hidden_states.shape)} and {tuple(attention_mask.shape)}"
+        )
+    check_threshold(length_threshold)
+    check_padding_side(padding_side)
+    return check_ratios(ratio, hidden_states.shape[0])
+
+
 def compress_tokens(
     hidden_states: Tensor,
     attention_mask: Tensor,
@@ -137,14 +151,7 @@ def compress_tokens(
         the mask's dtype, ``T`` being the longest compressed sample. When no sample changes length,
         the inputs are returned unchanged.
     """
-    if hidden_states.dim() != 3 or attention_mask.shape != hidden_states.shape[:2]:
-        raise ValueError(
-            "compress_tokens expects hidden_states (batch, length, dim) and attention_mask (batch, length); "
-            f"got {tuple(hidden_states.shape)} and {tuple(attention_mask.shape)}"
-        )
-    ratio = check_ratios(ratio, hidden_states.shape[0])
-    check_threshold(length_threshold)
-    check_padding_side(padding_side)
+    ratio = _checked(hidden_states, attention_mask, ratio, length_threshold, padding_side)
     batch, length, dim = hidden_states.shape
     if batch == 0 or length == 0:
         return hidden_states, attention_mask

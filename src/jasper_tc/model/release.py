@@ -20,13 +20,22 @@ from .config import JasperTCConfig
 
 __all__ = [
     "RELEASE_ARCHITECTURE",
+    "RELEASE_BACKBONE",
     "is_jasper_config",
     "load_jasper_config",
     "raise_on_key_mismatch",
     "read_config_json",
+    "release_backbone_config",
 ]
 
 RELEASE_ARCHITECTURE = "JasperV2Encoder"
+# The release's backbone, Qwen3-Embedding-0.6B: hidden 1024, 28 layers, 16 query / 8 key-value heads of 128,
+# FFN 3072, vocabulary 151,669, RoPE base 1e6.
+RELEASE_BACKBONE = {
+    "vocab_size": 151669, "hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
+    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 32768,
+    "rope_theta": 1_000_000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True,
+}  # fmt: skip
 # Config fields the release adds to its qwen3 config; they are ours, not the backbone's.
 _RELEASE_FIELDS = ("auto_map", "architectures", "compression_ratio", "length_threshold", "vector_dim")
 
@@ -114,3 +123,11 @@ def raise_on_key_mismatch(path: str | os.PathLike, loading_info: dict[str, Any])
 def _shorten(keys: list[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return f"[{shown}{', ...' if len(keys) > limit else ''}] ({len(keys)} in all)"
+
+
+def release_backbone_config(**changes: Any):
+    """A ``Qwen3Config`` of the release's backbone shape, with ``changes`` (fewer layers for a benchmark; a tiny
+    hidden size for a test that runs the real code path); the weights are the caller's."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(**(RELEASE_BACKBONE | changes))

@@ -7,41 +7,18 @@ to build and run a training stage from its YAML template with typed changes, rai
 Imports ``training``, ``evaluation``, ``encode``, ``model``, ``configs``, ``resources`` and ``atomic``.
 """
 
+from . import scales
 from .evaluation import Evaluation, evaluate, model_fingerprint
-from .scales import (
-    ADAPT_TASKS,
-    CHINESE_TASKS,
-    HELD_OUT_TASK,
-    LONG_TASKS,
-    RATIOS,
-    SCALES,
-    SHORT_TASK,
-    SMOKE_RATIOS,
-    STUDY_RATIOS,
-    Scale,
-    check_scale,
-    ratios_text,
-)
+from .scales import *  # noqa: F403 -- the shared ratios, tasks and scales, listed in its __all__
 from .stages import StageStopped, StageSummary, read_stage, run_stage, stage_config, summarize_stage
 
 __all__ = [
-    "ADAPT_TASKS",
-    "CHINESE_TASKS",
-    "HELD_OUT_TASK",
-    "LONG_TASKS",
-    "RATIOS",
-    "SCALES",
-    "SHORT_TASK",
-    "SMOKE_RATIOS",
-    "STUDY_RATIOS",
+    *scales.__all__,
     "Evaluation",
-    "Scale",
     "StageStopped",
     "StageSummary",
-    "check_scale",
     "evaluate",
     "model_fingerprint",
-    "ratios_text",
     "read_stage",
     "run_stage",
     "stage_config",

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
-from ..recipes import evaluate, read_stage, summarize_stage
+from ..recipes.evaluation import evaluate
+from ..recipes.stages import read_stage, summarize_stage
 from .plan import STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
 from .stages import teacher_store, train_stages

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import load_config, with_changes
-from ..recipes import run_stage
+from ..recipes.stages import run_stage
 from ..teachers import TeachConfig, teach
 from ..teachers.config import check_teach_config
 from .plan import STAGES, AdaptPlan

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from ..configs import ConfigError, load_config, parse_config, with_changes
-from ..training import TrainConfig, check_train_config, train
+from ..training.config import TrainConfig, check_train_config
+from ..training.loop import train
 
 __all__ = ["StageStopped", "StageSummary", "read_stage", "run_stage", "stage_config", "summarize_stage"]
 

@@ -59,7 +59,7 @@ def test_corrupt_shard_fails_verification(tmp_path):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="shard-000002.npy: checksum mismatch"):
+    with pytest.raises(StoreError, match="shard-000002.npy does not match its checksum"):
         EmbeddingStore(tmp_path).verify()
 
 

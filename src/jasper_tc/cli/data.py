@@ -114,6 +114,10 @@ def _encode_folder(model, input, output, field, id_field, shard_rows, shard_form
 def teach(
     config: Annotated[Path, typer.Argument(help="Teach config (YAML); see configs/teachers/.")],
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. shard_rows=1024")] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(help="Check the teacher stores' checksums before fusion reads them (--no-verify: trust them)."),
+    ] = True,
 ) -> None:
     """Run teachers over a corpus into resumable, sharded stores, then fuse them (rank 0).
 
@@ -126,7 +130,7 @@ def teach(
     from ..teachers import teach as run_teach
 
     try:
-        folders = run_teach(load_teach_config(config, overrides or []))
+        folders = run_teach(load_teach_config(config, overrides or []), verify=verify)
     except (ConfigError, CorpusError, StoreError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -144,6 +148,9 @@ def train(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output folder.")] = False,
     check: Annotated[bool, typer.Option(help="Only validate the config (no model, no data) and print it.")] = False,
+    verify: Annotated[
+        bool, typer.Option(help="Check the teacher store's checksums before training reads it (--no-verify: trust it).")
+    ] = True,
 ) -> None:
     """Train one stage: distill a student towards a teacher store (stages 1-3) or on triples (stage 4).
 
@@ -163,7 +170,7 @@ def train(
         if check:
             typer.echo(yaml.safe_dump(stage.to_dict(), sort_keys=False), nl=False)
             return
-        result = run_train(stage, resume=resume, source=str(config))
+        result = run_train(stage, resume=resume, source=str(config), verify_store=verify)
     except (ConfigError, CorpusError, StoreError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -13,6 +13,7 @@ from transformers import AutoTokenizer
 
 from ..model import JasperTCModel, resolve_model
 from ..model.release import is_jasper_config, read_config_json
+from ..model.weights import check_weight_files
 from .backends import JasperBackend, SentenceTransformerBackend
 from .encoder import Encoder
 from .precision import check_int8_device, load_dtype, parse_precision, precision_name, probe_precision, set_precision
@@ -76,6 +77,8 @@ def load(
 
 
 def _load_backend(name_or_path: str, device: str | torch.device, dtype: torch.dtype | None, padding_free: bool):
+    if os.path.isdir(name_or_path):
+        check_weight_files(name_or_path)  # a file cut short is named, before a library fails on it
     if is_jasper_checkpoint(name_or_path):
         model = JasperTCModel.from_pretrained(name_or_path, **({"dtype": dtype} if dtype else {}))
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -5,7 +5,8 @@ Shard ``k`` holds corpus rows ``[k*S, (k+1)*S)`` whatever the number of processe
 (``accelerate launch`` / ``torchrun``, on one machine or many sharing a folder) takes the shards with
 ``k % N == r``. A shard is written atomically, data first and its sidecar last, so it counts once its
 sidecar exists: a killed run started again -- with any number of processes -- redoes only the shards
-without one and ends with the same bytes as an uninterrupted run. The folder's header (``encoding.json``,
+without one, and those found damaged (missing, cut short, changed: each rank checks its own, by size and
+checksum), and ends with the same bytes as an uninterrupted run. The folder's header (``encoding.json``,
 written before its first shard) says what it is meant to hold; a run made another way is refused rather
 than mixed. Rank 0 then writes ``manifest.json`` (the source, every shard's rows and SHA-256), the last
 file to appear.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,7 +32,16 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_write_json
 from ..corpus import CorpusConfig, CorpusScan, iter_shards, scan_corpus
 from ..ranks import Ranks
-from ..store import Manifest, StoreError, check_header, finished_shards, merge_manifest, write_id_index, write_shard
+from ..store import (
+    Manifest,
+    StoreError,
+    check_header,
+    finished_shards,
+    merge_manifest,
+    repair_shards,
+    write_id_index,
+    write_shard,
+)
 from .encoder import Encoder
 from .options import EncodeOptions
 
@@ -116,7 +127,10 @@ def encode_shards(
     ``load_encoder(device)`` builds the encoder, called only when this rank has work left.
     """
     _check_folder(target, scan)
-    todo = ranks.mine(target.shards(scan), finished_shards(target.path))
+    finished = finished_shards(target.path)
+    mine = [info for k, info in finished.items() if k % ranks.world == ranks.rank]  # another rank checks its own
+    damaged = repair_shards(target.path, mine, lambda text: tqdm.write(text, file=sys.stderr))
+    todo = ranks.mine(target.shards(scan), set(finished) - damaged)
     if not todo:
         return
     encoder = load_encoder(ranks.device(device))

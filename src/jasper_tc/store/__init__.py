@@ -4,9 +4,10 @@ Imports nothing else from the package but its atomic file writers.
 """
 
 from .ids import IdIndex, write_id_index
+from .integrity import verify_shards
 from .manifest import Manifest, ShardInfo, StoreError, sha256_file
 from .reader import EmbeddingStore
-from .shards import check_header, finished_shards, merge_manifest, shard_file, write_shard
+from .shards import check_header, finished_shards, merge_manifest, repair_shards, shard_file, write_shard
 
 __all__ = [
     "EmbeddingStore",
@@ -17,8 +18,10 @@ __all__ = [
     "check_header",
     "finished_shards",
     "merge_manifest",
+    "repair_shards",
     "sha256_file",
     "shard_file",
+    "verify_shards",
     "write_id_index",
     "write_shard",
 ]

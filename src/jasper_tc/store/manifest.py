@@ -35,6 +35,7 @@ class ShardInfo:
     start: int
     rows: int
     sha256: str
+    bytes: int | None = None  # the file's size (None in stores written before it was recorded)
 
 
 @dataclass

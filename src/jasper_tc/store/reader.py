@@ -1,4 +1,6 @@
-"""Reading a store: rows by index or id in O(1), through memory maps, never loading the whole store."""
+"""Reading a store: rows by index or id in O(1), through memory maps, never loading the whole store; never
+reading a damaged shard as data (sizes checked when the store is opened, each shard's checksum the first
+time it is read, or all of them at once with :meth:`EmbeddingStore.verify`)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,20 @@ from pathlib import Path
 import numpy as np
 
 from .ids import IdIndex
-from .manifest import Manifest, StoreError, sha256_file
+from .integrity import Stamps, damaged_shard, size_problem, verify_shards
+from .manifest import Manifest, StoreError
 
 __all__ = ["EmbeddingStore"]
 
 
 class EmbeddingStore:
-    """A finished store. ``store[i]``, ``store[[i, j]]``, ``store.by_id("x")``, ``len(store)``."""
+    """A finished store. ``store[i]``, ``store[[i, j]]``, ``store.by_id("x")``, ``len(store)``.
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+    ``verify=False`` skips the checksum of each shard at its first read (sizes are always checked): for a
+    caller that verified the store already, or takes the risk knowingly.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, verify: bool = True) -> None:
         self.folder = Path(folder)
         self.manifest = Manifest.load(self.folder)
         if self.manifest.extra.get("format", "npy") != "npy":
@@ -26,6 +33,13 @@ class EmbeddingStore:
                 "an EmbeddingStore reads npy shards (jasper-tc encode --format npy)"
             )
         self.manifest.check_complete(self.folder)
+        problems = [p for p in (size_problem(self.folder, info) for info in self.manifest.shards) if p]
+        if problems:
+            raise StoreError(
+                f"{self.folder}: {len(problems)} damaged shard(s): {'; '.join(problems)}. Copy them again from the "
+                "source, or run the command that made the store again: it rewrites damaged shards"
+            )
+        self._stamps = Stamps(self.folder) if verify else None
         self._shards: list[np.ndarray | None] = [None] * len(self.manifest.shards)
         self._ids: IdIndex | None = None
 
@@ -44,6 +58,11 @@ class EmbeddingStore:
         array = self._shards[index]
         if array is None:
             info = self.manifest.shards[index]
+            if self._stamps is not None:
+                problem = damaged_shard(self.folder, info, self._stamps)
+                if problem:
+                    raise StoreError(f"{problem}; the store cannot be read as data until it is copied or made again")
+                self._stamps.save()
             array = np.load(self.folder / info.file, mmap_mode="r")
             if array.shape != (info.rows, self.dimension):
                 raise StoreError(
@@ -91,8 +110,7 @@ class EmbeddingStore:
         for index, info in enumerate(self.manifest.shards):
             yield info.start, self._shard(index)
 
-    def verify(self) -> None:
-        """Recompute every shard's SHA-256 against the manifest (reads the whole store once)."""
-        for info in self.manifest.shards:
-            if sha256_file(self.folder / info.file) != info.sha256:
-                raise StoreError(f"{self.folder / info.file}: checksum mismatch; the shard is corrupt")
+    def verify(self, *, progress: bool = False, label: str = "verify") -> None:
+        """Check every shard's SHA-256 against the manifest (reads the whole store once; shards verified
+        before, and unchanged since, are not hashed again); a damaged one is a :class:`StoreError` naming it."""
+        verify_shards(self.folder, self.manifest.shards, label=label, progress=progress)

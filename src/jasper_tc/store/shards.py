@@ -1,4 +1,5 @@
-"""Writing, finding and merging shards. A shard is final once its sidecar exists (written last)."""
+"""Writing, finding, repairing and merging shards. A shard is final once its sidecar exists (written last);
+a final shard found damaged on resume (missing, cut short, bytes changed) is removed and written again."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_json
+from .integrity import Stamps, damaged_shard, size_problem
 from .manifest import Manifest, ShardInfo, StoreError
 
-__all__ = ["check_header", "finished_shards", "merge_manifest", "shard_file", "write_shard"]
+__all__ = ["check_header", "finished_shards", "merge_manifest", "repair_shards", "shard_file", "write_shard"]
 
 
 SHARD_FORMATS = ("npy", "parquet")
@@ -54,8 +57,12 @@ def write_shard(
         start=start,
         rows=len(vectors),
         sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
     )
     atomic_write_bytes(Path(folder) / info.file, data)
+    stamps = Stamps(Path(folder))  # hashed as it was written: a resumed run need not hash it again
+    stamps.mark(Path(folder) / info.file, info.sha256)
+    stamps.save()
     atomic_write_json(Path(folder) / f"{Path(info.file).stem}.json", asdict(info))
     return info
 
@@ -87,20 +94,45 @@ def check_header(path: str | os.PathLike, header: dict) -> None:
 
 
 def finished_shards(folder: str | os.PathLike) -> dict[int, ShardInfo]:
-    """The shards whose sidecar exists (so whose data is complete), by index."""
+    """The shards whose sidecar exists (written after their data), by index; whether the data is still
+    sound is :func:`repair_shards`'s question."""
     found = {}
     for sidecar in sorted(Path(folder).glob("shard-*.json")):
-        info = ShardInfo(**json.loads(sidecar.read_text(encoding="utf-8")))
-        if not (Path(folder) / info.file).is_file():
-            raise StoreError(f"{sidecar}: its shard {info.file} is missing")
+        try:
+            info = ShardInfo(**json.loads(sidecar.read_text(encoding="utf-8")))
+        except (ValueError, TypeError):
+            raise StoreError(f"{sidecar} is not a shard's sidecar (damaged?); remove it and run again") from None
         found[info.index] = info
     return found
 
 
+def repair_shards(folder: str | os.PathLike, shards: Iterable[ShardInfo], say: Callable[[str], None]) -> set[int]:
+    """Of these finished shards, remove the damaged ones (sidecar first, then data) so that they are written
+    again, saying which and why; return their indices. Sound ones are checked once (see ``integrity``)."""
+    folder = Path(folder)
+    stamps, removed = Stamps(folder), set()
+    for info in shards:
+        problem = damaged_shard(folder, info, stamps)
+        if problem:
+            say(f"{problem}: writing {info.file} again")
+            (folder / f"{Path(info.file).stem}.json").unlink(missing_ok=True)
+            (folder / info.file).unlink(missing_ok=True)
+            stamps.forget(info.file)
+            removed.add(info.index)
+    stamps.save()
+    return removed
+
+
 def merge_manifest(folder: str | os.PathLike, manifest: Manifest) -> Manifest:
-    """Fill ``manifest.shards`` from the finished shards, check they cover every row, and save it."""
+    """Fill ``manifest.shards`` from the finished shards, check they cover every row and have their sizes,
+    and save it."""
     shards = finished_shards(folder)
     manifest.shards = [shards[k] for k in sorted(shards)]
     manifest.check_complete(folder)
+    problems = [p for p in (size_problem(Path(folder), info) for info in manifest.shards) if p]
+    if problems:
+        raise StoreError(
+            f"{folder}: damaged shard(s): {'; '.join(problems)}; run the same command again to rewrite them"
+        )
     manifest.save(folder)
     return manifest

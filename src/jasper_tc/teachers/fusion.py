@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from ..store import (
     StoreError,
     finished_shards,
     merge_manifest,
+    repair_shards,
     write_shard,
 )
 from .projections import fit_pca, normalize_rows, parse_projection
@@ -46,12 +48,17 @@ def _pca_for(name: str, store: EmbeddingStore, size: int, sample_rows: int, seed
     return mean, components
 
 
-def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest]) -> Path:
+def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest], *, verify: bool = True) -> Path:
+    """The fused store (resumable: finished fused shards are kept, damaged ones written again). With
+    ``verify``, every teacher store is checked (sizes, then checksums) before it is read."""
     fusion = config.fusion
     output = Path(config.output)
     folder = output / fusion.name
     folder.mkdir(parents=True, exist_ok=True)
-    stores = {name: EmbeddingStore(output / name) for name in fusion.projections}
+    stores = {name: EmbeddingStore(output / name, verify=False) for name in fusion.projections}
+    if verify:
+        for store in stores.values():
+            store.verify(progress=True, label="verify teacher store")
     first = next(iter(stores.values())).manifest
     for name, store in stores.items():
         m = store.manifest
@@ -84,7 +91,9 @@ def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest]) -> Path:
             "use another fusion name or remove the folder"
         )
     atomic_write_json(header, {"name": fusion.name, "source": source, "origin": origin})
-    done = finished_shards(folder)
+    finished = finished_shards(folder)
+    damaged = repair_shards(folder, finished.values(), lambda text: tqdm.write(text, file=sys.stderr))
+    done = set(finished) - damaged
     iterators = {name: store.iter_shards() for name, store in stores.items()}
     for index in tqdm(range(len(first.shards)), desc=f"fuse -> {fusion.name}", unit="shard"):
         parts = {name: next(iterator) for name, iterator in iterators.items()}

@@ -37,8 +37,9 @@ def _store(config: TeachConfig, teacher: TeacherConfig) -> ShardedFolder:
     )
 
 
-def teach(config: TeachConfig) -> dict[str, Path]:
-    """Run every teacher (this rank's shards), then on rank 0 merge, index ids, and fuse.
+def teach(config: TeachConfig, *, verify: bool = True) -> dict[str, Path]:
+    """Run every teacher (this rank's shards), then on rank 0 merge, index ids, and fuse (``verify``: the
+    teacher stores are checked before fusion reads them; shards this run wrote are known sound).
 
     Returns the store folders by name.
     """
@@ -60,7 +61,7 @@ def teach(config: TeachConfig) -> dict[str, Path]:
     write_ids(output / IDS_FOLDER, scan)
     manifests: dict[str, Manifest] = {t.name: finish_shards(_store(config, t), scan) for t in config.teachers}
     if config.fusion is not None:
-        fuse_stores(config, manifests)
+        fuse_stores(config, manifests, verify=verify)
     return folders
 
 

@@ -1,40 +1,95 @@
 """Training checkpoints: atomic, keep-last-k, with the resolved config beside them.
 
 A checkpoint is ``OUTPUT/checkpoints/step-NNNNNNNN/``: accelerate's full state (model, optimizer,
-scheduler, every process's RNG) plus ``state.json`` (step and config). It is written under a
-``.tmp`` name and renamed when complete, so a run killed mid-save leaves the previous checkpoint as
-the latest; partial folders are ignored and cleaned up.
+scheduler, every process's RNG) plus ``state.json`` (step, config, and every file's size and SHA-256).
+It is written under a ``.tmp`` name and renamed when complete, so a run killed mid-save leaves the
+previous checkpoint as the latest; partial folders are ignored and cleaned up. A resume checks the
+latest checkpoint's files first: a damaged one (a file missing, cut short or changed) is named and the
+previous kept checkpoint is used instead.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..configs import ConfigError
+from ..store import sha256_file
 from .config import TrainConfig
 
-__all__ = ["latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint", "write_model_folder"]
+__all__ = [
+    "checkpoint_problem",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "save_checkpoint",
+    "usable_checkpoint",
+    "write_model_folder",
+]
 
 FOLDER = "checkpoints"
 STATE = "state.json"
 
 
 def list_checkpoints(output: str | Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints as ``(step, folder)``, oldest first."""
+    """Complete checkpoints as ``(step, folder)``, oldest first (the step from the folder's name)."""
     folder = Path(output) / FOLDER
     found = []
     for path in folder.glob("step-*"):
-        if path.suffix != ".tmp" and (path / STATE).is_file():
-            found.append((json.loads((path / STATE).read_text(encoding="utf-8"))["step"], path))
+        if path.suffix != ".tmp" and (path / STATE).is_file() and path.name[5:].isdigit():
+            found.append((int(path.name[5:]), path))
     return sorted(found)
 
 
 def latest_checkpoint(output: str | Path) -> tuple[int, Path] | None:
     found = list_checkpoints(output)
     return found[-1] if found else None
+
+
+def _file_records(folder: Path) -> dict[str, dict]:
+    """Every file of a checkpoint but ``state.json``: its size and SHA-256."""
+    return {
+        str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != STATE
+    }
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint cannot be trusted (its state unreadable, a file missing, cut short or changed), or None.
+    Checkpoints saved before their files were recorded are trusted as they are."""
+    try:
+        state = json.loads((folder / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"its {STATE} cannot be read ({error})"
+    for name, record in (state.get("files") or {}).items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != record["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, expected {record['bytes']}"
+        if sha256_file(path) != record["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def usable_checkpoint(output: str | Path, say: Callable[[str], None]) -> tuple[int, Path] | None:
+    """The latest checkpoint whose files are sound; each damaged one on the way is named. None if there are
+    no checkpoints; an error naming every one if none is sound."""
+    found = list_checkpoints(output)
+    damaged = []
+    for left, (step, folder) in reversed(list(enumerate(found))):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return step, folder
+        damaged.append(f"{folder}: {problem}")
+        say(f"checkpoint {folder} is damaged ({problem})" + ("; trying the one before" if left else ""))
+    if damaged:
+        raise ConfigError(f"--resume in {output}", ["no sound checkpoint is left:", *damaged])
+    return None
 
 
 def write_model_folder(model, tokenizer, final: Path, state_dict: dict | None = None) -> Path:
@@ -61,9 +116,9 @@ def save_checkpoint(accelerator, output: str | Path, step: int, config: TrainCon
     accelerator.save_state(str(partial))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        atomic_write_json(
-            partial / STATE, {"step": step, "processes": accelerator.num_processes, "config": config.to_dict()}
-        )
+        files = _file_records(partial)
+        state = {"step": step, "processes": accelerator.num_processes, "config": config.to_dict(), "files": files}
+        atomic_write_json(partial / STATE, state)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
         for _, old in list_checkpoints(output)[:-keep_last]:
@@ -101,5 +156,8 @@ def load_checkpoint(accelerator, folder: Path, config: TrainConfig) -> int:
         )
     if differences:
         raise ConfigError(f"--resume from {folder}", ["the run changed since this checkpoint:", *differences])
-    accelerator.load_state(str(folder))
+    try:
+        accelerator.load_state(str(folder))
+    except Exception as error:  # a file its record did not cover, or a format this torch cannot read
+        raise ConfigError(f"--resume from {folder}", [f"the checkpoint cannot be loaded: {error}"]) from None
     return int(saved["step"])

@@ -205,8 +205,12 @@ def _text_column(corpus: CorpusConfig, folder: Path, fingerprint: str) -> pa.Chu
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all().column("text")
 
 
-def _open_store(folder: str, dimension: int) -> EmbeddingStore:
-    store = EmbeddingStore(folder)
+def _open_store(folder: str, dimension: int, verify: bool = True) -> EmbeddingStore:
+    """The teacher store, its sizes checked; with ``verify``, every shard's checksum too, once per run (a
+    shard verified before and unchanged since is not hashed again), with a progress bar."""
+    store = EmbeddingStore(folder, verify=verify)
+    if verify:
+        store.verify(progress=True, label="verify teacher store")
     if store.dimension != dimension:
         raise StoreError(
             f"data.teacher_store: {folder} holds {store.dimension}-d teacher vectors but the student "
@@ -215,8 +219,10 @@ def _open_store(folder: str, dimension: int) -> EmbeddingStore:
     return store
 
 
-def load_distill_data(corpus: CorpusConfig, store_folder: str, dimension: int, cache: Path) -> DistillData:
-    store = _open_store(store_folder, dimension)
+def load_distill_data(
+    corpus: CorpusConfig, store_folder: str, dimension: int, cache: Path, verify: bool = True
+) -> DistillData:
+    store = _open_store(store_folder, dimension, verify)
     scan = scan_corpus(corpus)
     if scan.fingerprint != store.manifest.corpus_fingerprint:
         raise StoreError(
@@ -232,8 +238,9 @@ def load_triple_data(
     dimension: int,
     negatives: int,
     prompt_names: tuple[str | None, str | None] = (None, None),
+    verify: bool = True,
 ) -> TripleData:
-    store = _open_store(store_folder, dimension)
+    store = _open_store(store_folder, dimension, verify)
     if store.manifest.ids is None:
         raise StoreError(f"data.teacher_store: {store_folder} has no id index; build it with `jasper-tc teach`")
     ids = store.ids
@@ -259,10 +266,11 @@ def load_triple_data(
 TrainData = DistillData | TripleData
 
 
-def load_data(config: TrainConfig, dimension: int) -> TrainData:
-    """The data of a :class:`~jasper_tc.training.config.TrainConfig`, checked against its teacher store."""
+def load_data(config: TrainConfig, dimension: int, *, verify: bool = True) -> TrainData:
+    """The data of a :class:`~jasper_tc.training.config.TrainConfig`, checked against its teacher store
+    (``verify``: the store's checksums too, before a step reads it)."""
     data = config.data
     if data.triples is not None:
         prompt_names = (data.query_prompt_name, data.document_prompt_name)
-        return load_triple_data(data.triples, data.teacher_store, dimension, data.negatives, prompt_names)
-    return load_distill_data(data.corpus, data.teacher_store, dimension, Path(config.output) / "data")
+        return load_triple_data(data.triples, data.teacher_store, dimension, data.negatives, prompt_names, verify)
+    return load_distill_data(data.corpus, data.teacher_store, dimension, Path(config.output) / "data", verify)

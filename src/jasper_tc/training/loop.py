@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ from typing import TYPE_CHECKING
 
 import torch
 import yaml
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_bytes
 from ..configs import ConfigError
-from .checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, write_model_folder
+from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint, usable_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import StepSampler, TrainData, load_data
 from .objective import MicroBatch, Objective, StepRatio, run_step
@@ -156,7 +158,7 @@ def _read(run: _Run, step: int) -> list[MicroBatch]:
     ]
 
 
-def _prepare(config: TrainConfig, source: str) -> _Run:
+def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Run:
     """Model, data, sampler, objective, optimizer and schedule of a stage, under this process's launch."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -172,7 +174,7 @@ def _prepare(config: TrainConfig, source: str) -> _Run:
     set_seed(config.seed)
     model, tokenizer = build_start(config, source)
     with accelerator.main_process_first():  # rank 0 builds the text cache; the others then read it
-        data = load_data(config, model.config.embedding_dim)
+        data = load_data(config, model.config.embedding_dim, verify=verify_store)
     sampler = StepSampler(len(data), config.batch_size, config.accumulation, accelerator.num_processes, config.seed)
     total = sampler.total_steps(config.epochs, config.steps)
     objective = data.objective(config.loss)
@@ -195,14 +197,25 @@ def _prepare(config: TrainConfig, source: str) -> _Run:
     return _Run(config, accelerator, model, tokenizer, data, sampler, optimizer, scheduler, objective, total, prompts)
 
 
+def _pick_checkpoint(output: Path) -> tuple[int, Path] | ConfigError | None:
+    """Rank 0's choice: the latest sound checkpoint (damaged ones named on the way), or the error."""
+    try:
+        return usable_checkpoint(output, say=lambda text: tqdm.write(text, file=sys.stderr))
+    except ConfigError as error:
+        return error
+
+
 def _resume_step(run: _Run, output: Path) -> int:
-    """The step of the latest checkpoint, loaded; rank 0 picks it so every process resumes from the same."""
+    """The step of the latest sound checkpoint, loaded; rank 0 picks it (and checks its files) so every
+    process resumes from the same, or stops with the same error."""
     accelerator = run.accelerator
-    found = [latest_checkpoint(output) if accelerator.is_main_process else None]
+    found = [_pick_checkpoint(output) if accelerator.is_main_process else None]
     if accelerator.num_processes > 1:
         from accelerate.utils import broadcast_object_list
 
         broadcast_object_list(found)
+    if isinstance(found[0], ConfigError):
+        raise found[0]
     return load_checkpoint(accelerator, found[0][1], run.config) if found[0] is not None else 0
 
 
@@ -212,14 +225,16 @@ def train(
     resume: bool = False,
     source: str = "config",
     on_step: Callable[[int], bool | None] | None = None,
+    verify_store: bool = True,
 ) -> TrainResult:
-    """Run one stage. ``on_step(step)`` is called after each optimizer step; returning True stops like Ctrl-C."""
+    """Run one stage. ``on_step(step)`` is called after each optimizer step; returning True stops like Ctrl-C.
+    ``verify_store=False`` trusts the teacher store without checking its checksums (sizes are always checked)."""
     output = Path(config.output)
     if not resume and list_checkpoints(output):
         raise ConfigError(
             source, [f"output: {output} has checkpoints of an earlier run; pass --resume or another output"]
         )
-    run = _prepare(config, source)
+    run = _prepare(config, source, verify_store)
     accelerator = run.accelerator
     step = _resume_step(run, output) if resume else 0
     if accelerator.is_main_process:

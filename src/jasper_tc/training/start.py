@@ -7,11 +7,14 @@ is reported here, all together, before any data is read.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformers import AutoTokenizer
 
 from ..configs import ConfigError
 from ..model import JasperTCModel, build_student, insert_jasper_mlp
+from ..model.weights import check_weight_files
 from .config import TrainConfig
 from .parameters import freeze_all_but, pattern_problems
 
@@ -35,6 +38,9 @@ def disable_dropout(model) -> None:
 def build_start(config: TrainConfig, source: str = "config"):
     """The stage's starting model (fp32, train mode) and its tokenizer."""
     start = config.start
+    folder = Path(start.backbone or start.checkpoint).expanduser()
+    if folder.is_dir():
+        check_weight_files(folder)  # a weight file cut short is named before anything loads it
     if start.backbone is not None:
         try:
             model, tokenizer = _build_student(config)

@@ -54,7 +54,8 @@ def test_no_sound_checkpoint_left_stops_with_its_name(tiny_world, tmp_path):
     run(config, on_step=lambda step: step == 2)
     ((_, only),) = list_checkpoints(tmp_path / "run")
     inject(only / "optimizer.bin", "truncate")
-    with pytest.raises(ConfigError, match=rf"(?s)no sound checkpoint is left:.*{only.name}: optimizer.bin has \d+ bytes"):
+    expected = rf"(?s)no sound checkpoint is left:.*{only.name}: optimizer.bin has \d+ bytes"
+    with pytest.raises(ConfigError, match=expected):
         run(config, resume=True)
 
 

@@ -22,19 +22,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import Qwen3Config
 
 import _common as common
 from jasper_tc import JasperTCConfig, JasperTCModel, compress_tokens, compressed_length
 from jasper_tc.model import mean_pool
-
-
-def layer_flops(tokens: int, config: Qwen3Config) -> float:
-    """Multiply-adds x2 of one decoder layer over one sequence of ``tokens`` (full attention matrix)."""
-    h, q, kv, f = config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.intermediate_size
-    d = config.head_dim
-    projections = h * q * d * 2 + h * kv * d * 2 + 3 * h * f  # q, o, k, v, gate/up/down
-    return 2 * tokens * projections + 4 * tokens * tokens * q * d
+from jasper_tc.model.cost import layer_flops
 
 
 def release_loop_compress(hidden: torch.Tensor, mask: torch.Tensor, ratio: float) -> torch.Tensor:

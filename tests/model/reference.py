@@ -6,14 +6,25 @@ import torch
 import torch.nn.functional as F
 
 
-def reference_compress(hidden, mask, ratio, threshold=80, padding_side="left"):
-    """Sample by sample: take the valid tokens, F.adaptive_avg_pool1d them, re-pad with zeros."""
+def _pool(tokens, target):
+    return F.adaptive_avg_pool1d(tokens.float().T.unsqueeze(0), target).squeeze(0).T
+
+
+def reference_compress(hidden, mask, ratio, threshold=80, padding_side="left", keep_ends=0):
+    """Sample by sample: take the valid tokens, F.adaptive_avg_pool1d them (those between the kept ends, when
+    the sample is compressed), re-pad with zeros."""
     pooled = []
     for row, row_mask in zip(hidden, mask.bool()):
         tokens = row[row_mask]  # (n, D)
         n = tokens.shape[0]
         target = n if n <= threshold else int(threshold + (n - threshold) * ratio)
-        out = F.adaptive_avg_pool1d(tokens.float().T.unsqueeze(0), target).squeeze(0).T if n else tokens.float()
+        if not n:
+            out = tokens.float()
+        elif keep_ends and target < n:
+            e = keep_ends
+            out = torch.cat([tokens[:e].float(), _pool(tokens[e : n - e], target - 2 * e), tokens[n - e :].float()])
+        else:
+            out = _pool(tokens, target)
         pooled.append(out.to(hidden.dtype))
     longest = max(p.shape[0] for p in pooled)
     out = hidden.new_zeros(hidden.shape[0], longest, hidden.shape[2])

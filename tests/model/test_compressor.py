@@ -42,6 +42,19 @@ def test_matches_adaptive_avg_pool_sample_by_sample(side, ratio):
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("ratio", [0.01, 0.1, 1 / 3, 0.77])
+@pytest.mark.parametrize("ends", [1, 2])
+def test_kept_ends_have_places_of_their_own(side, ratio, ends):
+    hidden, mask = padded_batch(LENGTHS, side=side)
+    out, out_mask = compress_tokens(hidden, mask, ratio, padding_side=side, keep_ends=ends)
+    expected, expected_mask = reference_compress(hidden, mask, ratio, padding_side=side, keep_ends=ends)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(out_mask, expected_mask)
+    plain, _ = compress_tokens(hidden, mask, ratio, padding_side=side)
+    assert out.shape == plain.shape  # the same lengths as the release's pool
+
+
 def test_input_padding_side_is_read_from_the_mask_not_guessed():
     # Right-padded input, left-padded output, and a row whose mask has a hole: all pooled by the mask.
     hidden, mask = padded_batch([300, 120, 90], side="right")

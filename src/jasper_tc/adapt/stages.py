@@ -37,6 +37,7 @@ def stage_changes(plan: AdaptPlan, source: SourceModel, output: Path, start: Pat
     """What adapt fills into a stage template: where it starts (the model itself, rebuilt, for the first
     stage; the previous stage's model after that), the data, the length and the output."""
     changes: dict[str, Any] = {"output": output, "data.teacher_store": data["store"], "data.corpus.path": data["texts"]}
+    changes["data.token_teacher"] = source.path  # the token-level term's target, when a stage weighs it
     if plan.max_length is not None:
         changes["data.max_length"] = plan.max_length
     if start is None:

@@ -145,31 +145,50 @@ def compression_study(
         Path | None, typer.Option(help="English paragraphs (.jsonl, 'text') for the data-size run; skipped without.")
     ] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated run names (default: every run).")] = None,
+    design: Annotated[
+        bool, typer.Option(help="The design study instead: where and how to pool, against measured speed.")
+    ] = False,
     document_only: Annotated[
         bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
     ] = False,
 ) -> None:
     """What makes training the compressor lose quality, and what fixes it: one run per question (what
-    trains, the MLP's start, data, learning rate, loss, stages), all evaluated alike. Resumes."""
+    trains, the MLP's start, data, learning rate, loss, stages), all evaluated alike. With --design: the
+    training-free diagnosis and the designs (the pool after a layer, ends kept, a scored pool, a token-level
+    term) on the quality-speed frontier (into runs/compression-frontier and docs/compression-frontier.md
+    unless --output and --document say otherwise). Resumes."""
     _offline()
-    from ..studies.compression import VARIANTS, CompressionStudy, run_compression_study, write_page
+    if design:
+        from ..studies import frontier as chosen
 
+        output = Path("runs/compression-frontier") if output == Path("runs/compression-study") else output
+        document = Path("docs/compression-frontier.md") if document.name == "compression-training.md" else document
+    else:
+        from ..studies import compression as chosen
     if document_only:
-        return _page_from_results(output, document, write_page)
-    variants = VARIANTS
-    if only:
-        names = [n.strip() for n in only.split(",")]
-        unknown = sorted(set(names) - {v.name for v in VARIANTS})
-        if unknown:
-            raise typer.BadParameter(
-                f"--only: no run {', '.join(unknown)} (runs: {', '.join(v.name for v in VARIANTS)})"
-            )
-        variants = tuple(v for v in VARIANTS if v.name in names)
-    study = CompressionStudy(output=output, large_corpus=large_corpus, variants=variants)
+        return _page_from_results(output, document, chosen.write_page)
+    if design:
+        study = chosen.FrontierStudy(output=output, variants=_chosen_variants(chosen.DESIGNS, only))
+        run = chosen.run_frontier_study
+    else:
+        variants = _chosen_variants(chosen.VARIANTS, only)
+        study = chosen.CompressionStudy(output=output, large_corpus=large_corpus, variants=variants)
+        run = chosen.run_compression_study
     with _phase_failures():
-        results = run_compression_study(study, say=lambda text: typer.echo(text, err=True))
-    write_page(results, document)
+        results = run(study, say=lambda text: typer.echo(text, err=True))
+    chosen.write_page(results, document)
     typer.echo(f"wrote {document}")
+
+
+def _chosen_variants(variants: tuple, only: str | None) -> tuple:
+    """The runs ``--only`` names (all when it names none); an unknown name is a usage error listing them."""
+    if not only:
+        return variants
+    names = [n.strip() for n in only.split(",")]
+    unknown = sorted(set(names) - {v.name for v in variants})
+    if unknown:
+        raise typer.BadParameter(f"--only: no run {', '.join(unknown)} (runs: {', '.join(v.name for v in variants)})")
+    return tuple(v for v in variants if v.name in names)
 
 
 @app.command("long-documents-study", rich_help_panel="End to end")

@@ -5,7 +5,14 @@ Auto classes, so sentence-transformers and ``AutoModel`` can load saved checkpoi
 """
 
 from . import compressor
-from .builders import MlpInit, build_student, init_jasper_mlp, insert_jasper_mlp, keep_first_layers
+from .builders import (
+    MlpInit,
+    build_student,
+    configure_compression,
+    init_jasper_mlp,
+    insert_jasper_mlp,
+    keep_first_layers,
+)
 from .compressor import *  # noqa: F403 -- the compressor's public names, listed in its __all__
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
@@ -23,6 +30,7 @@ __all__ = [
     "MlpInit",
     "SwiGLU",
     "build_student",
+    "configure_compression",
     "init_jasper_mlp",
     "insert_jasper_mlp",
     "keep_first_layers",

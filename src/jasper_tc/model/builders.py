@@ -27,6 +27,7 @@ MlpInit = Literal["random", "identity", "residual"]
 __all__ = [
     "MlpInit",
     "build_student",
+    "configure_compression",
     "init_jasper_mlp",
     "insert_jasper_mlp",
     "keep_first_layers",
@@ -162,7 +163,7 @@ def insert_jasper_mlp(
     config = model.config
     threshold = config.length_threshold if length_threshold is None else length_threshold
     ratio = config.compression_ratio if compression_ratio is None else compression_ratio
-    compressor = TokenCompressor(threshold, ratio, config.padding_side)  # validates before anything changes
+    compressor = TokenCompressor(threshold, ratio, config.padding_side, config.compress_keep_ends)  # checks first
     config.length_threshold, config.compression_ratio, config.use_jasper_mlp = (
         threshold,
         compressor.compression_ratio,
@@ -227,3 +228,30 @@ def init_jasper_mlp(model: JasperTCModel, method: MlpInit = "random", *, seed: i
     rows = table.to(device=mlp.gate_proj.weight.device, dtype=mlp.gate_proj.weight.dtype)
     out = (rows + mlp(rows) if model.config.jasper_mlp_residual else mlp(rows)).float().cpu()
     return F.cosine_similarity(out, table, dim=1).mean().item()
+
+
+def configure_compression(
+    model: JasperTCModel,
+    *,
+    after_layer: int | None = None,
+    keep_ends: int | None = None,
+    positions: str | None = None,
+    pool: str | None = None,
+) -> JasperTCModel:
+    """Set where and how ``model`` pools (None: as it is), in place, checked like a saved config. A scorer
+    added for ``pool="scored"`` starts at zero weights, so that the model at step 0 pools as before."""
+    config = model.config
+    changes = {"compress_after_layer": after_layer, "compress_keep_ends": keep_ends}
+    changes |= {"compress_positions": positions, "compress_pool": pool}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    JasperTCConfig(**{**config.to_dict(), **changes})  # every problem named before anything changes
+    for key, value in changes.items():
+        setattr(config, key, value)
+    model.token_compressor.keep_ends = config.compress_keep_ends
+    if config.compress_pool == "scored" and model.token_scorer is None:
+        reference = model.linear_1.weight
+        model.token_scorer = nn.Linear(config.text_config.hidden_size, 1, bias=False).to(reference.device)
+        nn.init.zeros_(model.token_scorer.weight)
+    elif config.compress_pool != "scored":
+        model.token_scorer = None
+    return model

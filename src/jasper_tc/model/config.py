@@ -56,6 +56,18 @@ class JasperTCConfig(PreTrainedConfig):
     prompts: dict[str, str] | None = None
     # Longest input (tokens, before compression) the encoder accepts by default; None = the backbone's limit.
     max_seq_length: int | None = None
+    # Where and how the pool acts; the defaults are the release's (see ``compression-training.md``).
+    # 0: on the input embeddings (after jasper_mlp); k: on the hidden states after backbone layer k (layers
+    # 1..k run at full length).
+    compress_after_layer: int = 0
+    # Tokens at each end of a compressed input (a tokenizer's [CLS] and [SEP]) that keep a place of their own.
+    compress_keep_ends: int = 0
+    # Positions of the pooled tokens: "renumber" (0, 1, ... after the pool: the release) or "keep" (each at
+    # its window's mean position; with absolute position embeddings, they are added before the pool).
+    compress_positions: str = "renumber"
+    # "mean" (the release) or "scored": each window a weighted mean, the weights exp(score) from a linear
+    # scorer of each token whose weights start at zero, so that an untrained scorer is the mean.
+    compress_pool: str = "mean"
 
     def __post_init__(self, **kwargs):
         for old, new in _RENAMED.items():  # folders saved by earlier releases of this package
@@ -76,6 +88,7 @@ class JasperTCConfig(PreTrainedConfig):
             check_padding_side(self.padding_side)
         except ValueError as error:
             problems.append(str(error))
+        problems += _compression_problems(self)
         if problems:
             raise ValueError("Invalid JasperTCConfig: " + "; ".join(problems))
         if self.prompts is None:
@@ -85,6 +98,26 @@ class JasperTCConfig(PreTrainedConfig):
     def mlp_intermediate_size(self) -> int:
         """Hidden size of ``jasper_mlp``."""
         return self.jasper_mlp_intermediate_size or self.text_config.intermediate_size
+
+
+def _compression_problems(config: JasperTCConfig) -> list[str]:
+    problems = []
+    for key in ("compress_after_layer", "compress_keep_ends"):
+        value = getattr(config, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(f"{key} must be an integer of at least 0, got {value!r}")
+    layers = getattr(config.text_config, "num_hidden_layers", None)
+    if isinstance(config.compress_after_layer, int) and layers is not None and config.compress_after_layer >= layers:
+        problems.append(
+            f"compress_after_layer must be below the backbone's {layers} layers, got {config.compress_after_layer}"
+        )
+    if isinstance(config.compress_keep_ends, int) and 2 * config.compress_keep_ends >= config.length_threshold:
+        problems.append(f"compress_keep_ends={config.compress_keep_ends} leaves no tokens to pool under the threshold")
+    if config.compress_positions not in ("renumber", "keep"):
+        problems.append(f"compress_positions must be 'renumber' or 'keep', got {config.compress_positions!r}")
+    if config.compress_pool not in ("mean", "scored"):
+        problems.append(f"compress_pool must be 'mean' or 'scored', got {config.compress_pool!r}")
+    return problems
 
 
 _RENAMED = {"use_compressor": "use_jasper_mlp", "compressor_intermediate_size": "jasper_mlp_intermediate_size"}

@@ -21,6 +21,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 
 from .compressor import TokenCompressor, check_ratio, check_ratios
 from .config import JasperTCConfig
+from .layers import layer_stepper
 from .pooling import mean_pool
 
 __all__ = ["JasperTCModel", "SwiGLU"]
@@ -75,11 +76,16 @@ class JasperTCModel(PreTrainedModel):
             length_threshold=config.length_threshold,
             compression_ratio=config.compression_ratio,
             padding_side=config.padding_side,
+            keep_ends=config.compress_keep_ends,
         )
+        # compress_pool "scored": a token's weight in its window is exp(score); zero weights: the plain mean.
+        self.token_scorer = nn.Linear(hidden_size, 1, bias=False) if config.compress_pool == "scored" else None
         backbone_parameters = inspect.signature(self.model.forward).parameters
         self._backbone_takes_positions = "position_ids" in backbone_parameters
         self._backbone_caches = "use_cache" in backbone_parameters  # a decoder: no KV cache for one pass
         self.post_init()
+        if self.token_scorer is not None:  # an untrained scorer weighs every token alike: the mean
+            nn.init.zeros_(self.token_scorer.weight)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
@@ -87,11 +93,18 @@ class JasperTCModel(PreTrainedModel):
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.model.set_input_embeddings(value)
 
+    @property
+    def learns_compression(self) -> bool:
+        """Whether anything in the model was made to work under the pool: a jasper_mlp, a scorer, or layers
+        that run before it. A model without any (a stage-1 student, a plain model) pools training-free."""
+        return self.jasper_mlp is not None or self.token_scorer is not None or self.config.compress_after_layer > 0
+
     def effective_ratio(self, compression_ratio: float | None) -> float:
-        """The ratio a call runs at: its own, else the config's default (1.0 for a model without jasper_mlp)."""
+        """The ratio a call runs at: its own, else the config's default (1.0 for a model that did not learn
+        compression)."""
         if compression_ratio is not None:
             return check_ratio(compression_ratio)
-        return self.config.compression_ratio if self.jasper_mlp is not None else 1.0
+        return self.config.compression_ratio if self.learns_compression else 1.0
 
     def _ratios(self, compression_ratio, batch: int) -> float | Tensor:
         """One ratio for the batch, or one per sample (checked, as a float64 tensor)."""
@@ -107,7 +120,8 @@ class JasperTCModel(PreTrainedModel):
         token_type_ids: Tensor | None = None,
         return_dict: bool | None = None,
         padding_free: bool = False,
-    ) -> Tensor:
+        return_token_states: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor, Tensor]:
         """Embed a padded batch.
 
         Args:
@@ -120,6 +134,8 @@ class JasperTCModel(PreTrainedModel):
             padding_free: run the backbone on the batch's valid positions only, packed in one row (causal
                 backbones: flash-attention's variable-length kernels keep inputs apart on a GPU, a
                 block-diagonal mask elsewhere); the same embeddings without compute spent on padding.
+            return_token_states: also return the last layer's ``(B, T, H)`` token states and their ``(B, T)``
+                mask (``T`` the compressed length): what a token-level loss compares (not with padding_free).
 
         Returns:
             ``(B, embedding_dim)`` un-normalised embeddings in the model's dtype.
@@ -130,18 +146,57 @@ class JasperTCModel(PreTrainedModel):
         hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
         if self.jasper_mlp is not None:  # (B, L, H): replaces the embeddings (the release), or adds to them
             hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
-        if bool((torch.as_tensor(ratio) < 1.0).any()):  # at 1.0 every input keeps its length: skip the pool
-            hidden, attention_mask = self.token_compressor(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
-        if padding_free:
-            return self._head(self._packed_mean(hidden, attention_mask))
+        compressing = bool((torch.as_tensor(ratio) < 1.0).any())  # at 1.0 every input keeps its length
+        if compressing and self._pools_inside():
+            token_states, attention_mask = self._pooled_inside(hidden, attention_mask, ratio)
+        else:
+            if compressing:
+                hidden, attention_mask = self.pool(hidden, attention_mask, ratio)  # (B, T, H), (B, T)
+            if padding_free:
+                return self._head(self._packed_mean(hidden, attention_mask))
+            token_states = self._backbone(hidden, attention_mask)  # (B, T, H)
+        embedding = self._head(mean_pool(token_states, attention_mask))  # (B, H) float32 -> (B, embedding_dim)
+        return (embedding, token_states, attention_mask) if return_token_states else embedding
+
+    def _backbone(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
+        """The backbone's layers over ``(B, T, H)`` input states, positions counted from each sample's first
+        valid token whatever the padding side; its last layer's ``(B, T, H)`` states."""
         backbone_inputs: dict[str, Any] = {"inputs_embeds": hidden, "attention_mask": attention_mask}
         if self._backbone_takes_positions:
-            # Count positions from each sample's first valid token, whatever the padding side.
             backbone_inputs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         if self._backbone_caches:
             backbone_inputs["use_cache"] = False
-        token_states = self.model(**backbone_inputs).last_hidden_state  # (B, T, H)
-        return self._head(mean_pool(token_states, attention_mask))  # (B, H) float32 -> (B, embedding_dim)
+        return self.model(**backbone_inputs).last_hidden_state
+
+    def pool(self, hidden: Tensor, attention_mask: Tensor, ratio: float | Tensor) -> tuple[Tensor, Tensor]:
+        """The token pool: each window's mean, or (``compress_pool: scored``) its weighted mean."""
+        if self.token_scorer is None:
+            return self.token_compressor(hidden, attention_mask, ratio)
+        scores = self.token_scorer(hidden).squeeze(-1).float().clamp(-20.0, 20.0)  # (B, L)
+        weights = torch.exp(scores) * attention_mask.to(scores.dtype)  # (B, L)
+        summed, mask = self.token_compressor(hidden.float() * weights.unsqueeze(-1), attention_mask, ratio)
+        total, _ = self.token_compressor(weights.unsqueeze(-1), attention_mask, ratio)  # (B, T, 1)
+        return (summed / total.clamp(min=1e-12)).to(hidden.dtype), mask
+
+    def _pools_inside(self) -> bool:
+        """Whether the pool acts inside the backbone (after a layer, or with positions kept), not before it."""
+        return self.config.compress_after_layer > 0 or self.config.compress_positions == "keep"
+
+    def _pooled_inside(self, hidden: Tensor, attention_mask: Tensor, ratio: float | Tensor) -> tuple[Tensor, Tensor]:
+        """Last-layer ``(B, T, H)`` states and ``(B, T)`` mask of a backbone run layer by layer: positions given,
+        the first ``compress_after_layer`` layers at full length, the pool, the other layers on the pooled tokens."""
+        stepper = layer_stepper(self.model)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L)
+        after = self.config.compress_after_layer
+        states = stepper.run(stepper.start(hidden, positions), attention_mask, positions, 0, after)
+        pooled, pooled_mask = self.pool(states, attention_mask, ratio)  # (B, T, H), (B, T)
+        if self.config.compress_positions == "keep" and stepper.positional_at_every_layer:
+            where, _ = self.token_compressor(positions.unsqueeze(-1).to(states.dtype), attention_mask, ratio)
+            pooled_positions = where.squeeze(-1)  # (B, T) each pooled token at its window's mean position
+        else:
+            pooled_positions = (pooled_mask.long().cumsum(-1) - 1).clamp(min=0)
+        states = stepper.run(pooled, pooled_mask, pooled_positions, after, len(stepper.layers))
+        return stepper.finish(states), pooled_mask
 
     def _head(self, pooled: Tensor) -> Tensor:
         weight = self.linear_1.weight  # a method, not a tensor, once dynamically quantized (it takes float32)

@@ -13,13 +13,13 @@ from typing import Any
 import yaml
 
 from ..configs import ConfigError, load_config, parse_config, with_changes
+from ..training.checks import LOSS_TERMS
 from ..training.config import TrainConfig, check_train_config
 from ..training.loop import train
 
 __all__ = ["StageStopped", "StageSummary", "read_stage", "run_stage", "stage_config", "summarize_stage"]
 
 MODEL = "model"  # a stage's output model folder, under its output
-LOSS_TERMS = ("cosine", "mse", "similarity", "info_nce", "soft_distillation")
 
 
 class StageStopped(KeyboardInterrupt):

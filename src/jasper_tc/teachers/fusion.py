@@ -48,14 +48,9 @@ def _pca_for(name: str, store: EmbeddingStore, size: int, sample_rows: int, seed
     return mean, components
 
 
-def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest], *, verify: bool = True) -> Path:
-    """The fused store (resumable: finished fused shards are kept, damaged ones written again). With
-    ``verify``, every teacher store is checked (sizes, then checksums) before it is read."""
-    fusion = config.fusion
-    output = Path(config.output)
-    folder = output / fusion.name
-    folder.mkdir(parents=True, exist_ok=True)
-    stores = {name: EmbeddingStore(output / name, verify=False) for name in fusion.projections}
+def _teacher_stores(output: Path, names: list[str], verify: bool) -> dict[str, EmbeddingStore]:
+    """The teacher stores fusion reads, checked (with ``verify``, their checksums too) and made alike."""
+    stores = {name: EmbeddingStore(output / name, verify=False) for name in names}
     if verify:
         for store in stores.values():
             store.verify(progress=True, label="verify teacher store")
@@ -64,6 +59,18 @@ def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest], *, verify: 
         m = store.manifest
         if (m.corpus_fingerprint, m.rows, m.shard_rows) != (first.corpus_fingerprint, first.rows, first.shard_rows):
             raise StoreError(f"store {name!r} was made from another corpus or sharding than {first.name!r}")
+    return stores
+
+
+def fuse_stores(config: TeachConfig, manifests: dict[str, Manifest], *, verify: bool = True) -> Path:
+    """The fused store (resumable: finished fused shards are kept, damaged ones written again). With
+    ``verify``, every teacher store is checked (sizes, then checksums) before it is read."""
+    fusion = config.fusion
+    output = Path(config.output)
+    folder = output / fusion.name
+    folder.mkdir(parents=True, exist_ok=True)
+    stores = _teacher_stores(output, list(fusion.projections), verify)
+    first = next(iter(stores.values())).manifest
     projections = {name: parse_projection(spec) for name, spec in fusion.projections.items()}
     dims = {name: projections[name].output_dim(stores[name].dimension) for name in stores}
     pcas = {

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 from ..model import check_ratio, check_threshold
 from .schedules import Ranges
 
+# The loss terms a stage weighs (``LossConfig``'s weights).
+LOSS_TERMS = ("cosine", "mse", "similarity", "info_nce", "soft_distillation", "token")
+
 if TYPE_CHECKING:
     from .config import CompressionConfig, DataConfig, OptimizerConfig, StartConfig, TrainConfig
 
@@ -90,7 +93,7 @@ def _data_problems(data: DataConfig) -> list[str]:
 
 def _loss_problems(config: TrainConfig) -> list[str]:
     problems, loss, data = [], config.loss, config.data
-    weights = {name: getattr(loss, name) for name in ("cosine", "mse", "similarity", "info_nce", "soft_distillation")}
+    weights = {name: getattr(loss, name) for name in LOSS_TERMS}
     for name, weight in weights.items():
         if weight < 0:
             problems.append(f"loss.{name}: a weight must be at least 0, got {weight}")
@@ -101,6 +104,12 @@ def _loss_problems(config: TrainConfig) -> list[str]:
             problems.append(f"loss.{name}: needs queries and documents (data.triples)")
     if (weights["info_nce"] > 0 or weights["soft_distillation"] > 0) and data.negatives < 1 and config.batch_size < 2:
         problems.append("loss: InfoNCE with no negatives needs batch_size >= 2 (in-batch negatives)")
+    if weights["token"] > 0 and data.token_teacher is None:
+        problems.append("loss.token: needs data.token_teacher (the model whose uncompressed token states it targets)")
+    if weights["token"] > 0 and (config.gradient_cache or data.triples is not None):
+        problems.append("loss.token: works on distillation texts without gradient_cache")
+    if data.token_teacher is not None and not Path(data.token_teacher).expanduser().is_dir():
+        problems.append(f"data.token_teacher: no such folder {data.token_teacher}")
     for key in ("temperature", "alpha"):
         if getattr(loss, key) <= 0:
             problems.append(f"loss.{key}: must be above 0, got {getattr(loss, key)}")

@@ -55,6 +55,12 @@ class StartConfig:
     default_compression_ratio: float = 0.33333
     # Prompts saved into the model (name -> text); None keeps the defaults / the checkpoint's.
     prompts: dict[str, str] | None = None
+    # Where and how the pool acts (None: as the model has it; all off is the release's pool): the hidden
+    # states after backbone layer k, tokens kept out at each end, positions kept, a scored (weighted) pool.
+    compress_after_layer: int | None = None
+    compress_keep_ends: int | None = None
+    compress_positions: Literal["renumber", "keep"] | None = None
+    compress_pool: Literal["mean", "scored"] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ class DataConfig:
     # every text the store holds by id (``teach`` with ``corpus.format: triples``).
     corpus: CorpusConfig | None = None
     triples: str | None = None
+    # The ``token`` loss term's teacher: a model folder (a Jasper-TC checkpoint, or the backbone the student
+    # was built from, read as a mean-pooled student) whose uncompressed token states are the targets.
+    token_teacher: str | None = None
     # Tokens per text fed to the student (the report: 1030).
     max_length: int = 1030
     # Triples: hard negatives per query (K); triples with fewer are skipped and counted.
@@ -84,6 +93,9 @@ class LossConfig:
     similarity: float = 0.0
     info_nce: float = 0.0
     soft_distillation: float = 0.0
+    # Token level (not in the report): each of the student's compressed last-layer token states towards
+    # ``data.token_teacher``'s ratio-1 states pooled by the same windows (1 - cosine, mean over tokens).
+    token: float = 0.0
     temperature: float = 0.3  # InfoNCE's tau
     alpha: float = 0.1  # soft distillation's temperature
 

@@ -30,10 +30,10 @@ from ..configs import ConfigError
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint, usable_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import StepSampler, TrainData, load_data
-from .objective import MicroBatch, Objective, StepRatio, run_step
+from .objective import MicroBatch, Objective, StepRatio, TokenTarget, run_step
 from .parameters import param_groups
 from .runlog import RunLog
-from .start import build_start
+from .start import build_start, load_token_teacher
 from .telemetry import StepClock, share, step_record
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ class _Run:
     objective: Objective
     total: int
     prompts: dict[str, str]  # the model's prompts, name -> text
+    token_target: TokenTarget | None = None  # the token-level term's frozen teacher, when the loss has one
 
 
 def _read(run: _Run, step: int) -> list[MicroBatch]:
@@ -193,8 +194,22 @@ def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Ru
     # The scheduler is stepped here once per optimizer step (accelerate's wrapper would step it once
     # per process); it is registered so that checkpoints hold it.
     accelerator.register_for_checkpointing(scheduler)
-    prompts = dict(accelerator.unwrap_model(model).config.prompts or {})
-    return _Run(config, accelerator, model, tokenizer, data, sampler, optimizer, scheduler, objective, total, prompts)
+    student = accelerator.unwrap_model(model)
+    token_target = _token_target(config, student, accelerator.device) if config.loss.token > 0 else None
+    prompts = dict(student.config.prompts or {})
+    return _Run(
+        config, accelerator, model, tokenizer, data, sampler, optimizer, scheduler, objective, total, prompts,
+        token_target,
+    )  # fmt: skip
+
+
+def _token_target(config: TrainConfig, student, device) -> TokenTarget:
+    """The token-level term's teacher, frozen on this process's device, and the student's pool settings."""
+    teacher = load_token_teacher(config.data.token_teacher).to(device)
+    settings = student.config
+    return TokenTarget(
+        teacher, config.loss.token, settings.length_threshold, settings.padding_side, settings.compress_keep_ends
+    )
 
 
 def _pick_checkpoint(output: Path) -> tuple[int, Path] | ConfigError | None:
@@ -276,7 +291,7 @@ def _loop(run: _Run, step: int, log: RunLog, output: Path, on_step) -> int | Non
             step_ratio = StepRatio(ratio, config.compression.fit_positions, threshold)
             result = run_step(
                 accelerator, model, micro_batches, run.objective, step_ratio, gradient_cache=config.gradient_cache,
-                clock=clock,
+                clock=clock, token_target=run.token_target,
             )  # fmt: skip
             stepped = clock()
             # clip and step

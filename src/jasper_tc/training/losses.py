@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["cosine_loss", "info_nce_loss", "mse_loss", "similarity_loss", "soft_distillation_loss"]
+__all__ = ["cosine_loss", "info_nce_loss", "mse_loss", "similarity_loss", "soft_distillation_loss", "token_loss"]
 
 
 def _wide(x: Tensor) -> Tensor:
@@ -78,3 +78,19 @@ def soft_distillation_loss(student_scores: Tensor, teacher_scores: Tensor, alpha
     target = F.log_softmax(_wide(teacher_scores.detach()) / alpha, dim=-1)
     prediction = F.log_softmax(_wide(student_scores) / alpha, dim=-1)
     return F.kl_div(prediction, target, log_target=True, reduction="batchmean")
+
+
+def token_loss(student: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """``1 - cos`` of each student token state to its target, averaged over the valid positions.
+
+    ========== ============ =====================================================
+    input      shape        meaning
+    ========== ============ =====================================================
+    student    ``(B, T, H)`` the student's last-layer states of its pooled tokens
+    target     ``(B, T, H)`` the teacher's ratio-1 states pooled by the same windows
+    mask       ``(B, T)``    1 where a pooled token is valid
+    ========== ============ =====================================================
+    """
+    cosine = F.cosine_similarity(_wide(student), _wide(target), dim=-1)  # (B, T)
+    valid = mask.to(cosine.dtype)
+    return ((1.0 - cosine) * valid).sum() / valid.sum().clamp(min=1.0)

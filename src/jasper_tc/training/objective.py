@@ -29,15 +29,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..model import LENGTH_THRESHOLD, fit_ratio
+from ..model import LENGTH_THRESHOLD, compress_tokens, fit_ratio
 from .config import LossConfig
 from .distributed import gather, rank_and_world
-from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss
+from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss, token_loss
 
 __all__ = [
     "MicroBatch",
     "StepRatio",
     "StepResult",
+    "TokenTarget",
     "accumulation_step",
     "distill_objective",
     "gradient_cache_step",
@@ -111,6 +112,26 @@ def triple_objective(config: LossConfig, negatives: int) -> Objective:
 
 
 @dataclass
+class TokenTarget:
+    """The ``token`` loss term: a frozen teacher's uncompressed last-layer token states, pooled by the windows
+    the student's pool used, as the targets of the student's compressed token states."""
+
+    teacher: torch.nn.Module
+    weight: float
+    threshold: int
+    padding_side: str
+    keep_ends: int
+
+    def term(self, inputs: dict[str, Tensor], ratio: float | Tensor, states: Tensor, mask: Tensor) -> Tensor:
+        with torch.no_grad():
+            _, full, full_mask = self.teacher(**inputs, compression_ratio=1.0, return_token_states=True)
+            target, _ = compress_tokens(
+                full, full_mask, ratio, self.threshold, self.padding_side, self.keep_ends
+            )  # (B, T, H): the same windows as the student's
+        return token_loss(states, target.to(states.dtype), mask)
+
+
+@dataclass
 class StepResult:
     loss: Tensor  # the step's loss (detached), as this process computed it
     terms: dict[str, Tensor]
@@ -137,10 +158,12 @@ def run_step(
     *,
     gradient_cache: bool,
     clock: Callable[[], float],
+    token_target: TokenTarget | None = None,
 ) -> StepResult:
     """Forward and backward over one optimizer step's micro-batches (gradients left in ``.grad``)."""
-    step = gradient_cache_step if gradient_cache else accumulation_step
-    return step(accelerator, model, micro_batches, objective, ratio, clock)
+    if gradient_cache:
+        return gradient_cache_step(accelerator, model, micro_batches, objective, ratio, clock)
+    return accumulation_step(accelerator, model, micro_batches, objective, ratio, clock, token_target)
 
 
 @dataclass(frozen=True)
@@ -158,11 +181,22 @@ class StepRatio:
         return torch.tensor([min(self.value, fit_ratio(n, self.positions, self.threshold)) for n in lengths])
 
 
-def _embed(model, batch: MicroBatch, ratio: float | StepRatio) -> dict[str, Tensor]:
-    def ratios(inputs):
-        return ratio.for_inputs(inputs["attention_mask"]) if isinstance(ratio, StepRatio) else ratio
+def _ratios(ratio: float | StepRatio, inputs: dict[str, Tensor]) -> float | Tensor:
+    return ratio.for_inputs(inputs["attention_mask"]) if isinstance(ratio, StepRatio) else ratio
 
-    return {part: model(**inputs, compression_ratio=ratios(inputs)) for part, inputs in batch.inputs.items()}
+
+def _embed(model, batch: MicroBatch, ratio: float | StepRatio) -> dict[str, Tensor]:
+    return {part: model(**inputs, compression_ratio=_ratios(ratio, inputs)) for part, inputs in batch.inputs.items()}
+
+
+def _embed_with_tokens(model, batch: MicroBatch, ratio, target: TokenTarget) -> tuple[dict[str, Tensor], Tensor]:
+    """The embeddings, and the token term over every part (its mean)."""
+    embedded, terms = {}, []
+    for part, inputs in batch.inputs.items():
+        part_ratio = _ratios(ratio, inputs)
+        embedded[part], states, mask = model(**inputs, compression_ratio=part_ratio, return_token_states=True)
+        terms.append(target.term(inputs, part_ratio, states, mask))
+    return embedded, sum(terms) / len(terms)
 
 
 def _sync_unless_last(accelerator, model, i: int, count: int):
@@ -170,7 +204,7 @@ def _sync_unless_last(accelerator, model, i: int, count: int):
     return nullcontext() if i == count - 1 else accelerator.no_sync(model)
 
 
-def accumulation_step(accelerator, model, micro_batches, objective, ratio, clock) -> StepResult:
+def accumulation_step(accelerator, model, micro_batches, objective, ratio, clock, token_target=None) -> StepResult:
     """Each micro-batch is a batch of its own: its loss, backward, and the mean over micro-batches."""
     count = len(micro_batches)
     forward_s = backward_s = 0.0
@@ -178,7 +212,12 @@ def accumulation_step(accelerator, model, micro_batches, objective, ratio, clock
     for i, batch in enumerate(micro_batches):
         with _sync_unless_last(accelerator, model, i, count):
             start = clock()
-            loss, parts = objective(_embed(model, batch, ratio), batch.teacher)
+            if token_target is None:
+                loss, parts = objective(_embed(model, batch, ratio), batch.teacher)
+            else:
+                embedded, token = _embed_with_tokens(model, batch, ratio, token_target)
+                loss, parts = objective(embedded, batch.teacher)
+                loss, parts = loss + token_target.weight * token, parts | {"token": token}
             middle = clock()
             accelerator.backward(loss / count)
             forward_s, backward_s = forward_s + middle - start, backward_s + clock() - middle

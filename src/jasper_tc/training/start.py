@@ -13,7 +13,7 @@ import torch
 from transformers import AutoTokenizer
 
 from ..configs import ConfigError
-from ..model import JasperTCModel, build_student, insert_jasper_mlp
+from ..model import JasperTCModel, build_student, configure_compression, insert_jasper_mlp
 from ..model.weights import check_weight_files
 from .config import TrainConfig
 from .parameters import freeze_all_but, pattern_problems
@@ -61,6 +61,7 @@ def build_start(config: TrainConfig, source: str = "config"):
             )
         if start.prompts is not None:
             model.config.prompts = dict(start.prompts)
+    _configure_pool(model, start)
     model.float()
     if config.disable_dropout:
         disable_dropout(model)
@@ -68,6 +69,20 @@ def build_start(config: TrainConfig, source: str = "config"):
     _check_model(config, model, source)
     freeze_all_but(model, config.trainable)
     return model.train(), tokenizer
+
+
+def _configure_pool(model: JasperTCModel, start) -> None:
+    """Where and how the pool acts, as the stage asks; a model that gains a trained pool without a jasper_mlp
+    gets the stage's default ratio (a model without either keeps 1.0)."""
+    changes = {
+        "after_layer": start.compress_after_layer, "keep_ends": start.compress_keep_ends,
+        "positions": start.compress_positions, "pool": start.compress_pool,
+    }  # fmt: skip
+    if all(value is None for value in changes.values()):
+        return
+    configure_compression(model, **changes)
+    if model.jasper_mlp is None:
+        model.config.compression_ratio = start.default_compression_ratio
 
 
 def _build_student(config: TrainConfig):
@@ -88,10 +103,11 @@ def _build_student(config: TrainConfig):
 
 def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None:
     problems = []
-    if config.compression.schedule != "none" and model.jasper_mlp is None:
+    if config.compression.schedule != "none" and not model.learns_compression:
         problems.append(
             f"compression.schedule: {config.compression.schedule!r} trains compression, but the model has no "
-            "jasper_mlp (set start.insert_jasper_mlp: true, or start from a checkpoint that has one)"
+            "jasper_mlp, scorer or pool between layers to learn it (set start.insert_jasper_mlp: true, "
+            "start.compress_after_layer or start.compress_pool: scored, or start from a checkpoint that has one)"
         )
     prompts = model.config.prompts or {}
     for key in ("query_prompt_name", "document_prompt_name"):
@@ -112,3 +128,19 @@ def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None
         )
     if problems:
         raise ConfigError(source, problems)
+
+
+def load_token_teacher(path: str) -> JasperTCModel:
+    """A frozen model whose uncompressed token states the ``token`` loss targets: a Jasper-TC checkpoint, or a
+    backbone read as a mean-pooled student (``linear_1`` the identity; only its token states matter)."""
+    from transformers import AutoConfig
+
+    from ..model.builders import transformer_folder
+    from ..model.release import is_jasper_config, read_config_json
+
+    if is_jasper_config(read_config_json(path)):
+        teacher = JasperTCModel.from_pretrained(path)
+    else:
+        hidden = AutoConfig.from_pretrained(transformer_folder(path)).hidden_size
+        teacher, _ = build_student(path, hidden, linear_init="identity")
+    return teacher.float().eval().requires_grad_(False)

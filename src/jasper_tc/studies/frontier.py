@@ -1,0 +1,182 @@
+"""The quality-speed frontier of where and how to compress a given embedding model (all-MiniLM-L6-v2).
+
+First the training-free diagnosis (:mod:`.diagnosis`): the pool placed on the input or after layer k, ends
+kept, positions kept. Then designs trained with ``adapt``'s recipe, one change each: the pool after a layer
+(with or without ``jasper_mlp``), [CLS] and [SEP] kept out, a scored pool, a token-level term, a larger
+budget. Every run is evaluated alike (the long-text English tasks at 256 tokens, STS-B) and timed in the same
+run (ms per document at 256 and 512 tokens on this machine, every ratio); each point of a run is placed by
+its share of the original's ratio-1 score on the held-out task against its speed-up over the original at
+ratio 1, and the frontier is the points no other point beats on both. ``results.json`` holds every figure
+and verdict; :mod:`jasper_tc.pages.frontier` writes the page from it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..atomic import atomic_write_json
+from ..phases import PhaseClock
+from ..recipes import HELD_OUT_TASK, LONG_TASKS, RATIOS, SHORT_TASK, evaluate
+from ..results import Verdict, scores_by_task, share
+from .compression import MODEL, CompressionStudy, Variant, _data, _run
+from .diagnosis import run_diagnosis
+
+__all__ = ["DESIGNS", "FrontierStudy", "judge", "run_frontier_study", "with_verdicts", "write_page"]
+
+AFTER = "fixed.start.compress_after_layer"
+ENDS = "fixed.start.compress_keep_ends=1"
+NO_MLP = ("fixed.start.insert_jasper_mlp=false", "stages.optimizer.lr_by_pattern=null")
+SCORED = (
+    "fixed.start.compress_pool=scored",
+    "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3, token_scorer.*: 1.0e-3}",
+)
+DESIGNS = (
+    Variant("base", "design", "the recipe as it is: the pool on the input, a residual jasper_mlp"),
+    Variant("ends", "design", "[CLS] and [SEP] kept out of the pool", (ENDS,)),
+    Variant("scored", "design", "ends kept, a scored pool (per-token weights, zero at start)", (ENDS, *SCORED)),
+    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, "stages.loss.token=10")),
+    Variant("after-1", "design", "the pool after layer 1, ends kept, jasper_mlp as before", (ENDS, f"{AFTER}=1")),
+    Variant("after-1-no-mlp", "design", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
+    Variant("after-2-no-mlp", "design", "the pool after layer 2, ends kept, no MLP", (ENDS, f"{AFTER}=2", *NO_MLP)),
+)
+BARS = ((1.55, 99.0), (2.0, 97.0))  # (speed-up over the original at ratio 1, share kept) the designs aim at
+
+
+@dataclass(frozen=True)
+class FrontierStudy:
+    output: Path
+    variants: tuple[Variant, ...] = DESIGNS
+    paragraphs: int = 2000
+    base_overrides: tuple[str, ...] = ("fixed.steps=100", "dynamic.steps=300")  # the quickstart's budget
+    ratios: tuple[float, ...] = RATIOS
+    speed_lengths: tuple[int, ...] = (256, 512)
+    speed_documents: int = 32
+    eval_limit: int | None = None
+    diagnosis: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _speed(model: str | Path, study: FrontierStudy) -> list[dict]:
+    """ms per document at each length and ratio, this machine, now (one warm-up each)."""
+    from ..encode import load
+    from ..evaluation.report import long_documents, measure_latency
+    from ..resources import DATA
+
+    documents = long_documents(
+        DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", study.speed_documents
+    )
+    encoder = load(str(model), device="cpu")
+    encoder.backend.max_length = max(study.speed_lengths)  # past the default cut of 256, within the positions
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return measure_latency(encoder, documents, list(study.speed_lengths), list(study.ratios), batch_size=16)
+
+
+def _timed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, variant: Variant, data: dict) -> dict:
+    """A design trained and evaluated (kept if done), then timed; the record of the run."""
+    record = _run(inner, plan, source, variant, data)
+    if "speed" not in record:
+        record["speed"] = _speed(study.output / "runs" / variant.name / variant.stages[-1] / "model", study)
+        atomic_write_json(study.output / "runs" / variant.name / "record.json", record)
+    return record
+
+
+def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print) -> dict:
+    """The diagnosis, then every design (kept per run, so the study resumes); write and return ``results.json``."""
+    from ..adapt import AdaptPlan, inspect_source
+
+    out = study.output
+    out.mkdir(parents=True, exist_ok=True)
+    clock = PhaseClock(say)
+    diagnosis = run_diagnosis(out, say) if study.diagnosis else None
+    source = inspect_source(MODEL)
+    plan = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
+    inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides)
+    with clock.phase("the original: evaluated (pooled training-free) and timed"):
+        original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)
+        speed_file = out / "eval" / "original-speed.json"
+        if not speed_file.is_file():
+            atomic_write_json(speed_file, _speed(source.path, study))
+    with clock.phase("training texts and teacher store"):
+        data = _data(inner, plan, source, "sample")
+    runs = {}
+    for variant in study.variants:
+        with clock.phase(f"design {variant.name}: {variant.change}"):
+            runs[variant.name] = _timed_run(study, inner, plan, source, variant, data)
+    results = {
+        "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants")} | {"model": MODEL},
+        "variants": [asdict(v) for v in study.variants],
+        "diagnosis": diagnosis,
+        "original": original,
+        "original_speed": json.loads(speed_file.read_text(encoding="utf-8")),
+        "runs": runs,
+        "timings_s": dict(clock.timings),
+        "machine": {"cpu_count": os.cpu_count()},
+    }
+    results = with_verdicts(results)
+    atomic_write_json(out / "results.json", results)
+    return results
+
+
+def points(results: dict, length: int = 256) -> list[dict]:
+    """Every (run, ratio): its share of the original's ratio-1 score on the held-out task and on the long tasks,
+    and its speed-up over the original at ratio 1, at ``length`` tokens."""
+    original = scores_by_task(results["original"])
+    base_ms = next(r["ms_per_doc"] for r in results["original_speed"] if r["length"] == length and r["ratio"] == 1.0)
+    found = []
+    for name, run in {"original (training-free)": {"results": results["original"], "speed": results["original_speed"]},
+                      **results["runs"]}.items():  # fmt: skip
+        scores = scores_by_task(run["results"])
+        for row in run["speed"]:
+            if row["length"] == length:
+                ratio = row["ratio"]
+                speed = {"speed_up": base_ms / row["ms_per_doc"], "ms_per_doc": row["ms_per_doc"]}
+                kept = {
+                    "held_out_pct": share(scores, original, ratio, [HELD_OUT_TASK]),
+                    "long_pct": share(scores, original, ratio, list(LONG_TASKS)),
+                }
+                found.append({"run": name, "ratio": ratio, **speed, **kept})
+    for point in found:
+        point["frontier"] = not any(
+            other["speed_up"] >= point["speed_up"] and other["held_out_pct"] >= point["held_out_pct"]
+            and (other["speed_up"], other["held_out_pct"]) != (point["speed_up"], point["held_out_pct"])
+            for other in found
+        )  # fmt: skip
+    return found
+
+
+def judge(results: dict) -> list[Verdict]:
+    """Per bar: the best share kept on the held-out task by a point at least that much faster than the
+    original at ratio 1 (and which run and ratio it is), and whether it reaches the bar."""
+    found, verdicts = points(results), []
+    for speed_up, kept in BARS:
+        fast = [p for p in found if p["speed_up"] >= speed_up and p["run"] != "original (training-free)"]
+        best = max(fast, key=lambda p: p["held_out_pct"], default=None)
+        figures = {"speed_up": speed_up, "kept_pct": kept, "best": best}
+        verdicts.append(
+            Verdict(
+                f"keeps {kept:g}% at {speed_up:g}x", None if best is None else best["held_out_pct"] >= kept, figures
+            )
+        )
+    return verdicts
+
+
+def with_verdicts(results: dict) -> dict:
+    """``results`` with every point, the frontier and the bars' verdicts."""
+    judged = {"held_out_task": HELD_OUT_TASK, "long_tasks": list(LONG_TASKS), "short_task": SHORT_TASK}
+    verdicts = [v.to_dict() for v in judge(results)]
+    return results | {"judged": judged, "points": points(results), "verdicts": verdicts}
+
+
+def write_page(results: dict, page: Path) -> dict:
+    """The study's page from ``results`` alone, judged first."""
+    from ..pages.frontier import write_frontier_page
+
+    judged = with_verdicts(results)
+    write_frontier_page(judged, page)
+    return judged

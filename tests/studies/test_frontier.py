@@ -1,0 +1,33 @@
+"""The design study at toy size: each design trained, evaluated and timed once; its points, frontier and bars
+judged from the results; the page written from them."""
+
+from __future__ import annotations
+
+import pytest
+
+from jasper_tc.studies.frontier import DESIGNS, FrontierStudy, judge, points, run_frontier_study, write_page
+
+pytestmark = pytest.mark.slow
+
+
+def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
+    chosen = tuple(v for v in DESIGNS if v.name in ("base", "after-1-no-mlp", "scored"))
+    study = FrontierStudy(
+        output=tmp_path / "runs", paragraphs=24, variants=chosen, eval_limit=8, ratios=(1.0, 0.33),
+        base_overrides=("stages.steps=1", "stages.batch_size=4", "stages.checkpoint.every=0"),
+        speed_lengths=(256,), speed_documents=2, diagnosis=False,
+    )  # fmt: skip
+    results = run_frontier_study(study, say=lambda _: None)
+    assert set(results["runs"]) == {"base", "after-1-no-mlp", "scored"}
+    assert results["runs"]["after-1-no-mlp"]["stages"]["fixed"]["max_length"] == 256
+    found = points(results)
+    assert {(p["run"], p["ratio"]) for p in found} >= {("base", 0.33), ("after-1-no-mlp", 1.0)}
+    assert all(p["speed_up"] > 0 for p in found) and any(p["frontier"] for p in found)
+    originals = [p for p in found if p["run"] == "original (training-free)" and p["ratio"] == 1.0]
+    assert originals[0]["held_out_pct"] == pytest.approx(100.0) and originals[0]["speed_up"] == pytest.approx(1.0)
+    verdicts = {v.claim: v for v in judge(results)}
+    assert set(verdicts) == {"keeps 99% at 1.55x", "keeps 97% at 2x"}
+    page = tmp_path / "frontier.md"
+    assert write_page(results, page)["verdicts"] == results["verdicts"]
+    assert (tmp_path / "frontier" / "frontier.png").stat().st_size > 10_000
+    assert "`after-1-no-mlp`" in page.read_text()

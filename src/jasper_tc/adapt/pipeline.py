@@ -17,6 +17,7 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes.evaluation import evaluate
+from ..recipes.scales import SHORT_TASK
 from ..recipes.stages import read_stage, summarize_stage
 from .plan import STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
@@ -70,6 +71,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             },
             "results": {"original": original, "adapted": adapted},
             "kept_pct": kept_shares({"original": original, "adapted": adapted}, list(plan.ratios)),
+            "short_task": SHORT_TASK,
             **measured,
             **plan.extra,
             "timings_s": dict(clock.timings),

@@ -7,13 +7,14 @@ import gzip
 import json
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from ..encode import Encoder, TruncationWarning
 from ..figures import Figure, Line, Panel, draw
 from ..pages.tables import results_table
 
-__all__ = ["compare_runs", "measure_latency", "plot_latency", "plot_quality", "results_table"]
+__all__ = ["compare_runs", "measure_latency", "plot_latency", "plot_quality", "results_table", "timed_rounds"]
 
 
 def plot_quality(records: list[dict], path: Path, title: str, with_model: bool = False) -> None:
@@ -68,6 +69,32 @@ def measure_latency(
                     }
                 )
     return rows
+
+
+def timed_rounds(
+    setups: dict[str, Callable[[], Encoder]],
+    documents: list[str],
+    lengths: list[int],
+    ratios: list[float],
+    *,
+    rounds: int = 3,
+    batch_size: int = 16,
+) -> dict[str, list[dict]]:
+    """ms per document of several models, measured in alternating rounds (every model once per round, so
+    that a machine slowing down slows them all alike); per model, the median of the rounds per length and ratio.
+    ``setups[name]()`` gives the model's encoder, ready to time."""
+    measured: dict[str, list[list[dict]]] = {name: [] for name in setups}
+    for _ in range(rounds):
+        for name, setup in setups.items():
+            measured[name].append(measure_latency(setup(), documents, lengths, ratios, batch_size=batch_size))
+    medians = {}
+    for name, runs in measured.items():
+        rows = []
+        for cells in zip(*runs):  # the same (length, ratio) in every round
+            times = sorted(cell["ms_per_doc"] for cell in cells)
+            rows.append(cells[0] | {"ms_per_doc": times[len(times) // 2], "rounds": [c["ms_per_doc"] for c in cells]})
+        medians[name] = rows
+    return medians
 
 
 def plot_latency(rows: list[dict], path: Path, title: str) -> None:

@@ -70,12 +70,21 @@ def _closeness_table(summary: dict) -> str:
 
 
 def _speed_table(summary: dict) -> str:
+    """ms per document, and per ratio the speed-up over the original at ratio 1 beside the share of its ratio-1
+    score the adapted model keeps, task by task: where the model sits between speed and quality."""
     base = next(r["ms_per_doc"] for r in summary["speed"] if r["model"] == "original")
-    rows = [
-        [row["model"], f"{row['ratio']:g}", f"{row['ms_per_doc']:.1f}", f"{base / row['ms_per_doc']:.2f}×"]
-        for row in summary["speed"]
-    ]
-    return markdown_table(["model", "ratio", "ms per document", "speed-up"], rows)
+    original, adapted = _scores(summary, "original"), _scores(summary, "adapted")
+    tasks = [task for task in original if task != summary.get("short_task")]
+    rows = []
+    for row in summary["speed"]:
+        kept = ["" for _ in tasks]
+        if row["model"] == "adapted" and row["ratio"] in summary["ratios"]:
+            kept = [f"{100 * adapted[t][row['ratio']] / original[t][1.0]:.1f}%" for t in tasks]
+        rows.append(
+            [row["model"], f"{row['ratio']:g}", f"{row['ms_per_doc']:.1f}", f"{base / row['ms_per_doc']:.2f}×", *kept]
+        )
+    head = ["model", "ratio", "ms per document", "speed-up", *(f"{t}: kept" for t in tasks)]
+    return markdown_table(head, rows)
 
 
 def _stage_words(name: str, stage: dict) -> str:

@@ -100,7 +100,6 @@ def layer_closeness(model, tokenizer, documents: list[str], ratio: float, placem
 def _measure(model, tokenizer, placement: Placement, documents: list[str], suite, folder: Path) -> dict:
     from ..encode import EncodeOptions, Encoder
     from ..encode.backends import JasperBackend
-    from ..evaluation.report import measure_latency
     from ..evaluation.suite import run_suite
 
     apply_placement(model, placement)
@@ -111,11 +110,32 @@ def _measure(model, tokenizer, placement: Placement, documents: list[str], suite
         options = EncodeOptions(max_length=256)
         ratios = list(RATIOS) if placement == PLACEMENTS[0] else [r for r in RATIOS if r < 1]  # r=1: no pool anywhere
         records = run_suite(encoder, tasks, root, ratios, folder, model_name=placement.name, options=options)
-        encoder.backend.max_length = 512  # measure past the default cut of 256, within the 512 positions
-        speed = measure_latency(encoder, documents[:32], [256, 512], list(RATIOS), batch_size=16)
-        encoder.backend.max_length = 256
     closeness = {f"{r:g}": layer_closeness(model, tokenizer, documents[:48], r, placement) for r in RATIOS if r < 1}
-    return {"placement": asdict(placement), "results": records, "speed": speed, "closeness": closeness}
+    return {"placement": asdict(placement), "results": records, "closeness": closeness}
+
+
+def _speeds(model, tokenizer, documents: list[str], folder: Path) -> dict[str, list[dict]]:
+    """ms per document of every placement at 256 and 512 tokens, in alternating rounds (median of 3); kept."""
+    from ..encode import Encoder
+    from ..encode.backends import JasperBackend
+    from ..evaluation.report import timed_rounds
+
+    kept = folder / "speed.json"
+    if kept.is_file():
+        return json.loads(kept.read_text(encoding="utf-8"))
+    encoder = Encoder(JasperBackend(model, tokenizer))
+    encoder.backend.max_length = 512  # measure past the default cut of 256, within the 512 positions
+
+    def setup(placement: Placement):
+        apply_placement(model, placement)
+        return encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        setups = {p.name: (lambda p=p: setup(p)) for p in PLACEMENTS}
+        rows = timed_rounds(setups, documents[:32], [256, 512], list(RATIOS))
+    atomic_write_json(kept, rows)
+    return rows
 
 
 def run_diagnosis(output: Path, say: Callable[[str], None] = print, limit: int | None = None) -> dict:
@@ -144,4 +164,8 @@ def run_diagnosis(output: Path, say: Callable[[str], None] = print, limit: int |
                 measured["seconds"] = round(time.perf_counter() - started, 1)
                 atomic_write_json(record, measured)
         runs[placement.name] = json.loads(record.read_text(encoding="utf-8"))
+    with clock.phase("diagnosis: speed of every placement, alternating rounds"):
+        speeds = _speeds(model, tokenizer, documents, output / "diagnosis")
+    for name, run in runs.items():
+        run["speed"] = speeds[name]
     return {"model": MODEL, "ratios": list(RATIOS), "tasks": list(LONG_TASKS), "limit": limit, "runs": runs}

@@ -37,11 +37,11 @@ SCORED = (
 )
 DESIGNS = (
     Variant("base", "design", "the recipe as it is: the pool on the input, a residual jasper_mlp"),
+    Variant("after-1-no-mlp", "design", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
+    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, "stages.loss.token=10")),
     Variant("ends", "design", "[CLS] and [SEP] kept out of the pool", (ENDS,)),
     Variant("scored", "design", "ends kept, a scored pool (per-token weights, zero at start)", (ENDS, *SCORED)),
-    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, "stages.loss.token=10")),
     Variant("after-1", "design", "the pool after layer 1, ends kept, jasper_mlp as before", (ENDS, f"{AFTER}=1")),
-    Variant("after-1-no-mlp", "design", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
     Variant("after-2-no-mlp", "design", "the pool after layer 2, ends kept, no MLP", (ENDS, f"{AFTER}=2", *NO_MLP)),
 )
 BARS = ((1.55, 99.0), (2.0, 97.0))  # (speed-up over the original at ratio 1, share kept) the designs aim at
@@ -61,29 +61,61 @@ class FrontierStudy:
     extra: dict = field(default_factory=dict)
 
 
-def _speed(model: str | Path, study: FrontierStudy) -> list[dict]:
-    """ms per document at each length and ratio, this machine, now (one warm-up each)."""
+def _speeds(models: dict[str, str | Path], study: FrontierStudy) -> dict[str, list[dict]]:
+    """ms per document of every model at each length and ratio, this machine, in alternating rounds (median of
+    3); kept in ``speed.json`` while it times the same models."""
     from ..encode import load
-    from ..evaluation.report import long_documents, measure_latency
+    from ..evaluation.report import long_documents, timed_rounds
     from ..resources import DATA
 
-    documents = long_documents(
-        DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", study.speed_documents
-    )
-    encoder = load(str(model), device="cpu")
-    encoder.backend.max_length = max(study.speed_lengths)  # past the default cut of 256, within the positions
+    kept = study.output / "speed.json"
+    if kept.is_file() and (saved := json.loads(kept.read_text(encoding="utf-8")))["models"] == sorted(models):
+        return saved["rows"]
+    source = DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz"
+    documents = long_documents(source, study.speed_documents)
+    encoders = {name: load(str(model), device="cpu") for name, model in models.items()}
+    for encoder in encoders.values():
+        encoder.backend.max_length = max(study.speed_lengths)  # past the default cut of 256, within the positions
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return measure_latency(encoder, documents, list(study.speed_lengths), list(study.ratios), batch_size=16)
+        setups = {name: (lambda e=encoder: e) for name, encoder in encoders.items()}
+        rows = timed_rounds(setups, documents, list(study.speed_lengths), list(study.ratios))
+    atomic_write_json(kept, {"models": sorted(models), "rows": rows})
+    return rows
 
 
-def _timed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, variant: Variant, data: dict) -> dict:
-    """A design trained and evaluated (kept if done), then timed; the record of the run."""
+def _designed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, variant: Variant, data: dict) -> dict:
+    """A design trained and evaluated (kept if done); the record of the run, with where and how it pools."""
     record = _run(inner, plan, source, variant, data)
-    if "speed" not in record:
-        record["speed"] = _speed(study.output / "runs" / variant.name / variant.stages[-1] / "model", study)
+    if "design" not in record:
+        record["design"] = _design(_model(study, variant))
         atomic_write_json(study.output / "runs" / variant.name / "record.json", record)
     return record
+
+
+def _model(study: FrontierStudy, variant: Variant) -> Path:
+    return study.output / "runs" / variant.name / variant.stages[-1] / "model"
+
+
+def _design(model: Path) -> dict:
+    """Where and how a trained model pools, from its saved config."""
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    keys = ("compress_after_layer", "compress_keep_ends", "compress_positions", "compress_pool", "use_jasper_mlp")
+    return {key: config.get(key) for key in keys}
+
+
+def modelled_speed_up(design: dict | None, ratio: float, tokens: int = 1024) -> float:
+    """The same design on the release's 600M backbone (28 layers, hidden 1024): forward multiply-adds of the
+    original backbone at ratio 1 over the design's at ``ratio``, for one input of ``tokens``."""
+    from ..model.cost import forward_flops
+    from ..model.release import release_backbone_config
+
+    config = release_backbone_config()
+    design = design or {}
+    after, mlp = design.get("compress_after_layer") or 0, bool(design.get("use_jasper_mlp"))
+    return forward_flops(tokens, 1.0, config, mlp=False) / forward_flops(
+        tokens, ratio, config, after_layer=after, mlp=mlp
+    )
 
 
 def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print) -> dict:
@@ -97,23 +129,24 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     source = inspect_source(MODEL)
     plan = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides)
-    with clock.phase("the original: evaluated (pooled training-free) and timed"):
+    with clock.phase("the original, pooled training-free"):
         original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)
-        speed_file = out / "eval" / "original-speed.json"
-        if not speed_file.is_file():
-            atomic_write_json(speed_file, _speed(source.path, study))
     with clock.phase("training texts and teacher store"):
         data = _data(inner, plan, source, "sample")
     runs = {}
     for variant in study.variants:
         with clock.phase(f"design {variant.name}: {variant.change}"):
-            runs[variant.name] = _timed_run(study, inner, plan, source, variant, data)
+            runs[variant.name] = _designed_run(study, inner, plan, source, variant, data)
+    with clock.phase("speed: every model, alternating rounds"):
+        speeds = _speeds({"original": source.path, **{v.name: _model(study, v) for v in study.variants}}, study)
+    for name, run in runs.items():
+        run["speed"] = speeds[name]
     results = {
         "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants")} | {"model": MODEL},
         "variants": [asdict(v) for v in study.variants],
         "diagnosis": diagnosis,
         "original": original,
-        "original_speed": json.loads(speed_file.read_text(encoding="utf-8")),
+        "original_speed": speeds["original"],
         "runs": runs,
         "timings_s": dict(clock.timings),
         "machine": {"cpu_count": os.cpu_count()},
@@ -140,7 +173,8 @@ def points(results: dict, length: int = 256) -> list[dict]:
                     "held_out_pct": share(scores, original, ratio, [HELD_OUT_TASK]),
                     "long_pct": share(scores, original, ratio, list(LONG_TASKS)),
                 }
-                found.append({"run": name, "ratio": ratio, **speed, **kept})
+                modelled = {"modelled_600m_speed_up": modelled_speed_up(run.get("design"), ratio)}
+                found.append({"run": name, "ratio": ratio, **speed, **kept, **modelled})
     for point in found:
         point["frontier"] = not any(
             other["speed_up"] >= point["speed_up"] and other["held_out_pct"] >= point["held_out_pct"]

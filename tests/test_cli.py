@@ -102,8 +102,8 @@ def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path)
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load(result.output)
     assert resolved["steps"] == 10 and resolved["loss"] == {
-        "cosine": 10.0, "mse": 0.0, "similarity": 50.0, "info_nce": 0.0, "soft_distillation": 0.0, "temperature": 0.3,
-        "alpha": 0.1,
+        "cosine": 10.0, "mse": 0.0, "similarity": 50.0, "info_nce": 0.0, "soft_distillation": 0.0, "token": 0.0,
+        "temperature": 0.3, "alpha": 0.1,
     }  # fmt: skip
 
     result = runner.invoke(

@@ -70,8 +70,10 @@ def _numbers_only(table: str) -> None:
 
 def _card_numbers_only(card: str) -> None:
     """Every score cell of the adapted model's quality table is a number (or a share)."""
-    rows = [line for line in card.splitlines() if line.startswith("| ") and "original, r=1 |" not in line]
-    table = [row for row in rows if row.count("|") == 7]
+    lines = card.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| task | original, r=1 |"))
+    table = [line for line in lines[start + 2 :] if line.startswith("| ")]
+    table = table[: next((i for i, line in enumerate(lines[start + 2 :]) if not line.startswith("| ")), len(table))]
     assert table
     for row in table:
         cells = [c.strip().strip("*%") for c in row.strip("|").split("|")][1:]

@@ -82,6 +82,31 @@ def test_windows_overlap_and_cover_the_whole_input():
     torch.testing.assert_close(combined, torch.full((1, len(contents)), 1.0 / len(contents)))
 
 
+def test_segments_are_long_windows_each_compressed_to_fit_and_averaged(encoder):
+    texts = [*long_texts([5000], encoder), "short text"]
+    options = {"long_inputs": "segments", "segment_length": 1024, "token_budget": 128, "max_length": 8000}
+    vectors, details = encoder.encode(texts, chunk_overlap=0, return_details=True, **options)
+    assert details[0].chunks == 5 and details[1].chunks == 1  # 5,000 tokens in segments of 1,024
+    assert details[0].tokens_after_compression <= 5 * 128 and details[0].ratio < 0.13  # each fit to 128
+    ids, _, _ = encoder.tokenize(texts, 8000)
+    chunks = split_chunks(ids, encoder.tokenizer, 1024, 0)
+    # the same segments, each at its own fitted ratio, embedded in one batch: the weighted mean of their vectors
+    per_segment = encoder.encode(texts, chunk_overlap=0, return_segments=True, **options)
+    assert [part.shape for part in per_segment] == [(5, 32), (1, 32)]
+    np.testing.assert_allclose(np.linalg.norm(per_segment[0], axis=1), 1.0, atol=1e-5)
+    weights = np.array(chunks.weight[:5], dtype=np.float32)[:, None]
+    mean = (per_segment[0] * weights).sum(0) / weights.sum()
+    np.testing.assert_allclose(vectors[0], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_every_mode_gives_a_multi_vector_form(encoder):
+    texts = [*long_texts([1000], encoder), "short text"]
+    for mode, rows in (("truncate", 1), ("fit", 1), ("chunk", 5)):
+        parts = encoder.encode(texts, long_inputs=mode, max_length=1000 if mode != "truncate" else None,
+                               return_segments=True)  # fmt: skip
+        assert parts[0].shape[0] >= rows and parts[1].shape == (1, 32), mode
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -93,7 +118,9 @@ def test_windows_overlap_and_cover_the_whole_input():
         ({"long_inputs": "fit", "token_budget": 200, "max_length": 100}, "max_length=100 is below token_budget=200"),
         ({"token_budget": 200}, "token_budget goes with long_inputs='fit'"),
         ({"long_inputs": "chunk", "chunk_overlap": 200}, r"chunk_overlap must be in \[0, 128\), got 200"),
-        ({"long_inputs": "window"}, "long_inputs must be one of truncate, fit, chunk, got 'window'"),
+        ({"long_inputs": "window"}, "long_inputs must be one of truncate, fit, chunk, segments, got 'window'"),
+        ({"long_inputs": "segments", "segment_length": 200}, "segment_length=200 is not above token_budget=256"),
+        ({"segment_length": 2000}, "segment_length goes with long_inputs='segments'"),
         ({"max_length": 300}, "max_length=300 exceeds this model's limit of 256 positions"),
     ],
 )

@@ -67,3 +67,18 @@ def test_bitext_mining_f1_by_hand():
     assert result["accuracy"] == pytest.approx(2 / 3)
     # per gold label: 0 -> p=r=1; 1 -> predicted never, p=0 (zero_division), r=0; 2 -> p=1/2, r=1
     assert result["f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+
+
+def test_a_multi_vector_document_scores_its_best_row():
+    max_sim = metrics.max_sim
+
+    queries = np.eye(3, dtype=np.float32)
+    documents = [
+        np.eye(3, dtype=np.float32)[[0, 1]],
+        np.eye(3, dtype=np.float32)[[2]],
+        0.5 * np.ones((2, 3), np.float32),
+    ]
+    np.testing.assert_allclose(max_sim(queries, documents), [[1, 0, 0.5], [1, 0, 0.5], [0, 1, 0.5]])
+    single = metrics.retrieval(queries, np.stack([d[0] for d in documents]), [{0: 1}, {0: 1}, {1: 1}])
+    multi = metrics.retrieval(queries, documents, [{0: 1}, {0: 1}, {1: 1}])
+    assert multi["ndcg_at_10"] == 1.0 and single["ndcg_at_10"] < 1.0  # query 1 finds document 0 by its second row

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .backends import Backend
 from .batching import plan_batches
-from .long_inputs import LongInputPlan, combine_chunks, plan_long_inputs, split_chunks, tokens_after
+from .long_inputs import LongInputPlan, combine_chunks, fit_ratios, plan_long_inputs, split_chunks, tokens_after
 from .options import EncodeOptions
 
 __all__ = ["Encoder", "PreparedInputs", "TokenCounts", "TruncationWarning"]
@@ -46,6 +46,18 @@ class TokenCounts:
     truncated: bool
     ratio: float = 1.0
     chunks: int = 1
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """Embedded inputs: a vector each, the tokens the layers saw, the windows read, the lowest ratio run at,
+    and each input's windows' own vectors (its multi-vector form)."""
+
+    vectors: Tensor  # (N, D)
+    after: list[int]
+    windows: list[int]
+    ratios: list[float]
+    segments: list[Tensor]  # N of (k_i, D), L2-normalised
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,7 @@ class Encoder:
         output: Output = "numpy",
         show_progress_bar: bool | None = None,
         return_details: bool = False,
+        return_segments: bool = False,
         **changes,
     ):
         """Embed ``texts``; rows come back in input order.
@@ -175,6 +188,9 @@ class Encoder:
             output: ``"numpy"`` (float32 array) or ``"torch"`` (float32 CPU tensor).
             show_progress_bar: None = when stderr is a terminal and there is more than one batch.
             return_details: also return a :class:`TokenCounts` per input.
+            return_segments: a multi-vector result: per input, a ``(k, dimension)`` array of its windows'
+                (``chunk``) or segments' (``segments``) own vectors, L2-normalised (one row under ``truncate``
+                and ``fit``); score a query against a document by its best row (max-sim).
         """
         texts, single = check_texts(texts)
         if output not in ("numpy", "torch"):
@@ -189,42 +205,55 @@ class Encoder:
                 TruncationWarning,
                 stacklevel=3,  # the caller of encode, past inference_mode's wrapper
             )
-        result, after, windows = self._embed_prepared(prepared, options, show_progress_bar)
-        embeddings = result[0] if single else result
-        embeddings = embeddings.numpy() if output == "numpy" else embeddings
+        embedded = self._embed_prepared(prepared, options, show_progress_bar)
+        if return_segments:
+            rows = [part.numpy() if output == "numpy" else part for part in embedded.segments]
+            embeddings = rows[0] if single else rows
+        else:
+            embeddings = embedded.vectors[0] if single else embedded.vectors
+            embeddings = embeddings.numpy() if output == "numpy" else embeddings
         if not return_details:
             return embeddings
         details = [
             TokenCounts(tokens=count, tokens_after_compression=kept, truncated=cut, ratio=r, chunks=w)
-            for count, kept, cut, r, w in zip(prepared.counts, after, prepared.truncated, prepared.ratios, windows)
+            for count, kept, cut, r, w in zip(
+                prepared.counts, embedded.after, prepared.truncated, embedded.ratios, embedded.windows
+            )
         ]
         return embeddings, details
 
     def _embed_prepared(
         self, prepared: PreparedInputs, options: EncodeOptions, show_progress_bar: bool | None
-    ) -> tuple[Tensor, list[int], list[int]]:
-        """Embed prepared inputs by their plan: each at its ratio, or (``chunk``) as windows averaged; also the
-        tokens the layers saw and the windows of each input."""
+    ) -> _Embedded:
+        """Embed prepared inputs by their plan: each at its ratio, or (``chunk``, ``segments``) as windows
+        averaged, each window at its ratio; with the tokens the layers saw and the windows of each input."""
         plan, ids = prepared.plan, prepared.ids
         batching = {
             "batch_size": options.batch_size,
             "max_tokens_per_batch": options.max_tokens_per_batch,
             "show_progress_bar": show_progress_bar,
         }
-        if plan.mode != "chunk":
+        if plan.mode in ("truncate", "fit"):
             per_input = prepared.ratios if plan.mode == "fit" else plan.ratio
             result = self.embed_token_ids(ids, per_input, normalize=options.normalize, **batching)
-            return result, tokens_after([len(row) for row in ids], prepared.ratios, plan.threshold), [1] * len(ids)
+            after = tokens_after([len(row) for row in ids], prepared.ratios, plan.threshold)
+            return _Embedded(result, after, [1] * len(ids), prepared.ratios, list(F.normalize(result, dim=-1)[:, None]))
         chunks = split_chunks(ids, self.tokenizer, plan.window, plan.overlap)
-        vectors = self.embed_token_ids(chunks.ids, plan.ratio, normalize=False, **batching)
+        lengths = [len(row) for row in chunks.ids]
+        ratios = fit_ratios(lengths, plan.budget, plan.ratio, plan.threshold) if plan.mode == "segments" else None
+        vectors = self.embed_token_ids(chunks.ids, ratios or plan.ratio, normalize=False, **batching)
         result = combine_chunks(vectors, chunks, len(ids))
-        after, windows = [0] * len(ids), [0] * len(ids)
-        for owner, kept in zip(
-            chunks.owner, tokens_after([len(r) for r in chunks.ids], [plan.ratio] * len(chunks.ids), plan.threshold)
-        ):
-            after[owner] += kept
-            windows[owner] += 1
-        return (F.normalize(result, dim=-1) if options.normalize else result), after, windows
+        after, windows, lowest = [0] * len(ids), [0] * len(ids), [plan.ratio] * len(ids)
+        per_window = ratios or [plan.ratio] * len(lengths)
+        for owner, kept, ratio in zip(chunks.owner, tokens_after(lengths, per_window, plan.threshold), per_window):
+            after[owner], windows[owner], lowest[owner] = (
+                after[owner] + kept,
+                windows[owner] + 1,
+                min(lowest[owner], ratio),
+            )
+        owner = torch.tensor(chunks.owner)
+        segments = [F.normalize(vectors[owner == i], dim=-1) for i in range(len(ids))]
+        return _Embedded(F.normalize(result, dim=-1) if options.normalize else result, after, windows, lowest, segments)
 
     def embed_token_ids(
         self,

@@ -52,12 +52,12 @@ def tokens_after(lengths: list[int], ratios: list[float], threshold: int) -> lis
 class LongInputPlan:
     """How one call reads its inputs, with every value checked against the model."""
 
-    mode: str  # truncate, fit or chunk
-    cap: int  # tokens read per input (may pass the window for fit and chunk)
-    ratio: float  # the call's ratio (fit lowers it per input to meet the budget)
-    budget: int | None  # fit: positions per input after compression
-    window: int  # chunk: tokens per window
-    overlap: int  # chunk: tokens shared by neighbouring windows
+    mode: str  # truncate, fit, chunk or segments
+    cap: int  # tokens read per input (may pass the window for fit, chunk and segments)
+    ratio: float  # the call's ratio (fit and segments lower it per input to meet the budget)
+    budget: int | None  # fit: positions per input after compression; segments: per segment
+    window: int  # chunk: tokens per window; segments: tokens per segment
+    overlap: int  # chunk and segments: tokens shared by neighbouring windows
     threshold: int  # the model's compression threshold
 
     def ratios(self, lengths: list[int]) -> list[float]:
@@ -73,32 +73,40 @@ def _limit_problem(key: str, value: int, limit: int | None, what: str) -> str | 
     return None
 
 
+def _problem(
+    options: EncodeOptions, mode: str, cap: int, window: int, budget: int | None, backend: Backend
+) -> str | None:
+    """The first setting that does not fit the model, in words naming it and its limit."""
+    limit, threshold = backend.position_limit, backend.length_threshold
+    if mode == "truncate":
+        return _limit_problem("max_length", cap, limit, "limit")
+    if mode in ("chunk", "segments") and not options.chunk_overlap < window // 2:
+        return f"chunk_overlap must be in [0, {window // 2}), got {options.chunk_overlap}"
+    if budget is None:
+        return None
+    if budget <= threshold:
+        return f"token_budget must be an integer above the compression threshold of {threshold}, got {budget}"
+    if too_wide := _limit_problem("token_budget", budget, limit, "window"):
+        return too_wide
+    if mode == "fit" and cap < budget:
+        return f"max_length={cap} is below token_budget={budget}: nothing would need compressing"
+    if mode == "segments" and window <= budget:
+        return f"segment_length={window} is not above token_budget={budget}: use long_inputs='chunk'"
+    return None
+
+
 def plan_long_inputs(options: EncodeOptions, backend: Backend) -> LongInputPlan:
     """``options`` checked against the model; every bad value is an error naming it and its limit."""
-    limit, threshold, window = backend.position_limit, backend.length_threshold, backend.max_length
-    mode = options.long_inputs
-    if mode == "truncate":
-        cap = options.max_length or window
-        problem = _limit_problem("max_length", cap, limit, "limit")
-    else:
-        cap = options.max_length or DEFAULT_LONG_CAP
-        problem = None
-    if mode == "chunk" and not options.chunk_overlap < window // 2:
-        problem = f"chunk_overlap must be in [0, {window // 2}), got {options.chunk_overlap}"
-    budget = None
-    if mode == "fit":
-        budget = options.token_budget or window
-        if budget <= threshold:
-            problem = f"token_budget must be an integer above the compression threshold of {threshold}, got {budget}"
-        else:
-            problem = _limit_problem("token_budget", budget, limit, "window")
-        if problem is None and cap < budget:
-            problem = f"max_length={cap} is below token_budget={budget}: nothing would need compressing"
+    mode, model_window = options.long_inputs, backend.max_length
+    cap = options.max_length or (model_window if mode == "truncate" else DEFAULT_LONG_CAP)
+    window = (options.segment_length or 8 * model_window) if mode == "segments" else model_window
+    budget = (options.token_budget or model_window) if mode in ("fit", "segments") else None
+    problem = _problem(options, mode, cap, window, budget, backend)
     if problem:
         raise ValueError(problem)
-    default = 1.0 if mode == "fit" else backend.default_ratio
+    default = 1.0 if mode in ("fit", "segments") else backend.default_ratio
     ratio = default if options.compression_ratio is None else options.compression_ratio
-    return LongInputPlan(mode, cap, ratio, budget, window, options.chunk_overlap, threshold)
+    return LongInputPlan(mode, cap, ratio, budget, window, options.chunk_overlap, backend.length_threshold)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from ..model import check_ratio
 
 __all__ = ["LONG_INPUTS", "EncodeOptions", "LongInputs"]
 
-LongInputs = Literal["truncate", "fit", "chunk"]
-LONG_INPUTS = ("truncate", "fit", "chunk")
+LongInputs = Literal["truncate", "fit", "chunk", "segments"]
+LONG_INPUTS = ("truncate", "fit", "chunk", "segments")
 # Options that decide how fast, not what comes out: a store made with other values still holds the same vectors.
 _BATCHING = ("batch_size", "max_tokens_per_batch")
 
@@ -42,11 +42,14 @@ class EncodeOptions:
     # window under "truncate", 32,768 under "fit" and "chunk" (which may read past the window).
     max_length: int | None = None
     # Inputs past the window: cut them ("truncate"), compress each by the largest ratio that brings it
-    # within ``token_budget`` positions ("fit"), or embed windows overlapping by ``chunk_overlap`` tokens
-    # and average them, weighted by their tokens ("chunk").
+    # within ``token_budget`` positions ("fit"), embed windows overlapping by ``chunk_overlap`` tokens
+    # and average them, weighted by their tokens ("chunk"), or split them into segments of
+    # ``segment_length`` tokens, each compressed to fit ``token_budget`` positions, embedded in one batch
+    # and averaged the same way ("segments": chunking's reading in a fraction of its forwards).
     long_inputs: LongInputs = "truncate"
-    token_budget: int | None = None  # "fit" only; None: the model's max length
-    chunk_overlap: int = 32  # "chunk" only
+    token_budget: int | None = None  # "fit" and "segments"; None: the model's max length
+    chunk_overlap: int = 32  # "chunk" and "segments"
+    segment_length: int | None = None  # "segments" only; None: 8 times the model's max length
     normalize: bool = True  # L2-normalise each embedding
 
     def __post_init__(self) -> None:
@@ -77,10 +80,13 @@ class EncodeOptions:
             problems.append(f"max_length must be a positive integer, got {self.max_length!r}")
         if self.long_inputs not in LONG_INPUTS:
             problems.append(f"long_inputs must be one of {', '.join(LONG_INPUTS)}, got {self.long_inputs!r}")
-        elif self.token_budget is not None and self.long_inputs != "fit":
+        elif self.token_budget is not None and self.long_inputs not in ("fit", "segments"):
             problems.append("token_budget goes with long_inputs='fit' (compress each input to fit the budget)")
-        if self.token_budget is not None and not _positive(self.token_budget):
-            problems.append(f"token_budget must be a positive integer, got {self.token_budget!r}")
+        elif self.segment_length is not None and self.long_inputs != "segments":
+            problems.append("segment_length goes with long_inputs='segments'")
+        for key in ("token_budget", "segment_length"):
+            if getattr(self, key) is not None and not _positive(getattr(self, key)):
+                problems.append(f"{key} must be a positive integer, got {getattr(self, key)!r}")
         if isinstance(self.chunk_overlap, bool) or not isinstance(self.chunk_overlap, int) or self.chunk_overlap < 0:
             problems.append(f"chunk_overlap must be an integer of at least 0, got {self.chunk_overlap!r}")
         if not isinstance(self.normalize, bool):
@@ -103,8 +109,10 @@ class EncodeOptions:
         """What decides the vectors (batching aside; long-input settings only where they act): recorded in a
         store's header, so that a resumed run must make its vectors the same way."""
         skipped = set(_BATCHING)
-        if self.long_inputs != "chunk":
+        if self.long_inputs not in ("chunk", "segments"):
             skipped.add("chunk_overlap")
-        if self.long_inputs != "fit":
+        if self.long_inputs not in ("fit", "segments"):
             skipped.add("token_budget")
+        if self.long_inputs != "segments":
+            skipped.add("segment_length")
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skipped}

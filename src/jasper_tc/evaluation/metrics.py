@@ -42,9 +42,17 @@ def pair_classification(first: np.ndarray, second: np.ndarray, labels: np.ndarra
     return {"cosine_ap": float(average_precision_score(labels, _cosine_pairs(first, second)))}
 
 
+def max_sim(queries: np.ndarray, documents: list[np.ndarray]) -> np.ndarray:
+    """``(q, N)`` scores of multi-vector documents: each query against a document's best row."""
+    lengths = np.array([len(d) for d in documents])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rows = queries @ np.concatenate(documents).T  # (q, sum of rows)
+    return np.maximum.reduceat(rows, starts, axis=1)
+
+
 def retrieval(
     queries: np.ndarray,
-    documents: np.ndarray,
+    documents: np.ndarray | list[np.ndarray],
     relevant: list[dict[int, int]],
     *,
     ndcg_at: int = 10,
@@ -54,12 +62,14 @@ def retrieval(
     """Exact cosine search; nDCG@10 (gain = graded relevance, log2 discount, as pytrec_eval/MTEB),
     recall@100 and MRR@10, averaged over queries.
 
-    ``relevant[q]`` maps document rows to relevance (> 0) for query row ``q``.
+    ``relevant[q]`` maps document rows to relevance (> 0) for query row ``q``. ``documents`` as a list of
+    ``(k, D)`` arrays is multi-vector: a document scores its best row (:func:`max_sim`).
     """
     depth = min(max(ndcg_at, recall_at, mrr_at), len(documents))
     ndcg, recall, mrr = [], [], []
     for start in range(0, len(queries), 1024):
-        scores = queries[start : start + 1024] @ documents.T  # (q, N)
+        block = queries[start : start + 1024]
+        scores = max_sim(block, documents) if isinstance(documents, list) else block @ documents.T  # (q, N)
         top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
         for row, candidates in enumerate(top):
             ranked = candidates[np.argsort(-scores[row, candidates], kind="stable")]

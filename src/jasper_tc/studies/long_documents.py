@@ -29,11 +29,17 @@ __all__ = ["STRATEGIES", "LongDocumentStudy", "judge", "run_long_document_study"
 
 # name -> encode options; the window of all-MiniLM-L6-v2 as sentence-transformers uses it is 256 tokens.
 # The baselines read at ratio 1: left to the model's default, an adapted model would pool them too.
+# ``multi_vector``: the document keeps a vector per window or segment, and a query scores its best one.
+SEGMENTS = {"long_inputs": "segments", "token_budget": 256, "segment_length": 2048, "chunk_overlap": 32}
+CHUNK = {"long_inputs": "chunk", "chunk_overlap": 32, "compression_ratio": 1.0}
 STRATEGIES = {
     "truncate": {"long_inputs": "truncate", "compression_ratio": 1.0},
     "fit-256": {"long_inputs": "fit", "token_budget": 256},
     "fit-512": {"long_inputs": "fit", "token_budget": 512},
-    "chunk": {"long_inputs": "chunk", "chunk_overlap": 32, "compression_ratio": 1.0},
+    "segments": SEGMENTS,
+    "chunk": CHUNK,
+    "segments-max": {**SEGMENTS, "multi_vector": True},
+    "chunk-max": {**CHUNK, "multi_vector": True},
 }
 REAL_TASKS = ("LongWiki-en", "LongWiki-zh")
 
@@ -86,14 +92,17 @@ def _slug(label: str) -> str:
 
 def _encode_documents(
     encoder, documents: list[str], study: LongDocumentStudy, options: dict
-) -> tuple[np.ndarray, float]:
-    chosen = EncodeOptions.of(None, batch_size=study.batch_size, **options)
+) -> tuple[np.ndarray | list[np.ndarray], float]:
+    """The documents' vectors (a list of per-window arrays for a multi-vector strategy) and ms per document."""
+    settings = {k: v for k, v in options.items() if k != "multi_vector"}
+    chosen = EncodeOptions.of(None, batch_size=study.batch_size, **settings)
     if chosen.long_inputs != "truncate":
         chosen = EncodeOptions.of(chosen, max_length=study.cap)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation and training-free pooling warn; both are the point here
-        vectors = encoder.encode(documents, chosen, show_progress_bar=False)
+        multi = bool(options.get("multi_vector"))
+        vectors = encoder.encode(documents, chosen, show_progress_bar=False, return_segments=multi)
     return vectors, (time.perf_counter() - started) * 1000 / len(documents)
 
 

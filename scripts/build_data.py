@@ -14,6 +14,12 @@ Writes, byte-identical on every run (gzip without timestamps, rows in source ord
   from articles none of whose paragraphs is among the first 20,000 rows of the paragraph file, which
   is the most any training corpus of the project reads: a held-out split no config trains on.
 
+A second long-document task of another genre, technical documentation, is built from the Python 3.11
+documentation's reStructuredText sources as the Debian package ``python3.11-doc`` installs them
+(``/usr/share/doc/python3.11/html/_sources``; PSF License, notice shipped beside the data):
+``retrieval/python_docs_long_en/``, the 100 pages of 4,000 to 27,000 words (about 5,000 to 35,000 tokens),
+each with four prose sentences drawn from beyond its first 512 tokens as queries.
+
 The default output is the package's own ``jasper_tc/resources/data``.
 """
 
@@ -223,6 +229,82 @@ def build_long_retrieval(shared: Path, out: Path, language: str) -> str:
     return f"{base}: {len(corpus)} articles (median {median:,} characters), queries at median depth {depth:.2f}"
 
 
+PYTHON_DOCS = Path("/usr/share/doc/python3.11/html/_sources")
+PYTHON_DOCS_PAGES, PYTHON_DOCS_QUERIES = 100, 4
+PSF_NOTICE = (
+    "The documentation pages of this task are from the Python 3.11 documentation, Copyright © 2001-2023 "
+    "Python Software Foundation; All Rights Reserved, and ship under the PSF License Agreement below. Changes: "
+    "83 pages of 4,000 to 27,000 words chosen, their reStructuredText reduced to plain text (prose paragraphs "
+    "joined, roles replaced by their text, directives dropped); four sentences of each page copied as queries."
+)
+ROLE = re.compile(r":[a-z:]+:`~?!?([^`<]*?)(?: <[^>]*>)?`")  # :func:`os.path.join` -> os.path.join
+
+
+UNDERLINE = re.compile(r"[=\-~^*#+`'\"]{3,}")  # a section title's underline
+OPTION = re.compile(r"\s+:\w[\w-]*:")  # a directive's option line
+
+
+def _plain(rst: str) -> str:
+    """reStructuredText as a reader sees it: prose paragraphs on one line each (code and other indented blocks
+    as they are), roles as their text, directives and their options dropped, section underlines dropped,
+    ``literals`` as literals."""
+    blocks, prose = [], []
+    for line in rst.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(".. ") or UNDERLINE.fullmatch(stripped) or OPTION.match(line):
+            continue
+        if stripped and not line[0].isspace():  # a prose line: it joins its paragraph
+            prose.append(stripped)
+            continue
+        if prose:
+            blocks.append(" ".join(prose))
+            prose = []
+        blocks.append(line.rstrip())
+    blocks.append(" ".join(prose))
+    text = ROLE.sub(r"\1", "\n".join(blocks)).replace("``", "")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _psf_license(sources: Path) -> str:
+    """The notice, the summary of changes and the license terms that apply to the pages (the PSF License
+    Agreement, and the zero-clause BSD license of the documentation's code), from the documentation's own page."""
+    text = _plain((sources / "license.rst.txt").read_text(encoding="utf-8")).replace("|release|", "3.11")
+    psf = text[text.index("PSF LICENSE AGREEMENT") : text.index("BEOPEN.COM LICENSE AGREEMENT")]
+    bsd = text[text.index("ZERO-CLAUSE BSD LICENSE") : text.index("Licenses and Acknowledgements")]
+    return f"# The Python documentation: license\n\n{PSF_NOTICE}\n\n```\n{psf.strip()}\n\n{bsd.strip()}\n```\n"
+
+
+def build_python_docs(out: Path, sources: Path = PYTHON_DOCS) -> str:
+    """Sentence -> whole documentation page, for pages of 4,000 to 27,000 words (license text left out)."""
+    pages = []
+    for path in sorted(sources.rglob("*.rst.txt")):
+        name = path.relative_to(sources).as_posix().removesuffix(".rst.txt")
+        words = len(path.read_text(encoding="utf-8").split())
+        text = _plain(path.read_text(encoding="utf-8"))
+        prose = [m for m in SENTENCE["en"].finditer(text) if m.start() > WINDOW_CHARS["en"]]
+        if 4_000 <= words <= 27_000 and name != "license" and len(prose) >= 4 * PYTHON_DOCS_QUERIES:
+            pages.append((name, text))
+    rng = random.Random("python-docs")
+    pages = sorted(rng.sample(pages, min(PYTHON_DOCS_PAGES, len(pages))))
+    base = "retrieval/python_docs_long_en"
+    corpus, queries = [], []
+    for name, text in pages:
+        candidates = [m for m in SENTENCE["en"].finditer(text) if m.start() > WINDOW_CHARS["en"]]
+        chosen = random.Random(f"python-docs:{name}").sample(candidates, PYTHON_DOCS_QUERIES)
+        picked = sorted(chosen, key=lambda m: m.start())
+        corpus.append({"_id": name, "text": text, "url": f"https://docs.python.org/3.11/{name}.html"})
+        queries += [
+            {"_id": f"q-{name}-{i}", "text": m.group(0).strip(), "offset": m.start()} for i, m in enumerate(picked)
+        ]
+    write(out / f"{base}/corpus.jsonl.gz", jsonl(corpus))
+    write(out / f"{base}/queries.jsonl.gz", jsonl(queries))
+    qrels = [{"query-id": q["_id"], "corpus-id": q["_id"][2:].rsplit("-", 1)[0], "score": 1} for q in queries]
+    write(out / f"{base}/qrels/test.tsv", tsv(qrels, ["query-id", "corpus-id", "score"]))
+    (out / base / "LICENSE.md").write_text(_psf_license(sources), encoding="utf-8")
+    median = sorted(len(d["text"].split()) for d in corpus)[len(corpus) // 2]
+    return f"{base}: {len(corpus)} pages (median {median:,} words), {len(queries)} queries past the first window"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("shared", nargs="?", type=Path, default=ROOT.parent / "shared" / "data")
@@ -231,6 +313,10 @@ def main() -> None:
     print(build_quickstart(args.shared, args.output))
     for line in build_eval(args.shared, args.output / "eval"):
         print(line)
+    if PYTHON_DOCS.is_dir():
+        print(build_python_docs(args.output / "eval"))
+    else:
+        print(f"{PYTHON_DOCS}: not here (apt-get install python3.11-doc); the Python docs task is left as it is")
 
 
 if __name__ == "__main__":

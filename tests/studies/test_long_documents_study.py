@@ -36,11 +36,8 @@ def test_every_strategy_is_measured_once_and_the_page_shows_them(minilm_path, tm
     assert not any("original:" in line for line in again)  # kept measurements are not redone
 
     page = tmp_path / "docs" / "long-documents.md"
-    assert {v["claim"] for v in write_page(results, page)["verdicts"]} == {
-        "original fit-256 synthetic",
-        "original fit-512 synthetic",
-    }
-    assert "fit-512" in page.read_text(encoding="utf-8")
+    assert write_page(results, page)["verdicts"] == []  # 700 tokens: no family is long enough to judge
+    assert "segments-max" in page.read_text(encoding="utf-8")
     assert (page.parent / "long-documents" / "quality_vs_length.png").stat().st_size > 0
     assert (page.parent / "long-documents" / "time_vs_length.png").stat().st_size > 0
     assert json.loads((page.parent / "long-documents" / "results.json").read_text())["rows"] == results["rows"]
@@ -63,9 +60,10 @@ def test_the_targets_table_compares_fit_with_chunk_and_truncate():
             rows.append({"model": "m", "strategy": strategy, "task": "passkey", "length": length,
                          "ndcg_at_1": value, "ms_per_doc": times[strategy]})  # fmt: skip
     verdicts = {v.claim: v for v in judge({"study": study, "rows": rows})}
-    articles, synthetic = verdicts["m fit-256 articles"], verdicts["m fit-256 synthetic"]
-    assert articles.holds and synthetic.holds is False  # within 2 points at a quarter of the time; 20 below
-    assert articles.figures["minus_chunk"] == pytest.approx(-1.5) and articles.figures[
-        "minus_truncate"
-    ] == pytest.approx(10.5)
-    assert synthetic.figures["minus_chunk"] == pytest.approx(-20.0) and synthetic.figures["time_over_chunk"] == 0.25
+    articles, synthetic = verdicts["m single LongWiki-en"], verdicts["m single synthetic"]
+    assert articles.figures["strategy"] == "fit-256" and articles.figures["time_over_baseline"] == 0.25
+    assert articles.figures["minus_baseline"] == pytest.approx(-1.5)  # a quarter of chunk's time, 1.5 below
+    assert articles.figures["minus_truncate"] == pytest.approx(10.5) and articles.holds is False  # 1 point allowed
+    assert synthetic.figures["minus_baseline"] == pytest.approx(-20.0) and synthetic.holds is False
+    rows = [r | {"ndcg_at_10": 0.915} if r["strategy"] == "fit-256" and r["task"] == "LongWiki-en" else r for r in rows]
+    assert {v.claim: v for v in judge({"study": study, "rows": rows})}["m single LongWiki-en"].holds

@@ -38,11 +38,12 @@ class AdaptPlan:
     eval_limit: int | None = None  # queries / pairs per task (None: as the suite has them)
     ratios: tuple[float, ...] = RATIOS
     device: str | None = None
-    # A third stage for documents past the window: texts of ``long_group`` consecutive corpus texts, read
-    # whole (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean.
+    # A third stage for documents past the window: texts of consecutive corpus texts joined, as many of each
+    # length (``long_groups`` texts joined: about 2,500 to 32,000 tokens of Wikipedia paragraphs), read whole
+    # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean.
     long_documents: bool = False
     long_texts: int = 200
-    long_group: int = 20  # about 2,500 tokens of Wikipedia paragraphs
+    long_groups: tuple[int, ...] = (20, 40, 80, 160, 250)
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
     @property

@@ -48,14 +48,16 @@ def write_training_texts(plan: AdaptPlan, path: Path) -> dict[str, int]:
 
 
 def write_long_texts(plan: AdaptPlan, texts: Path, path: Path) -> int:
-    """Up to ``long_texts`` texts of ``long_group`` consecutive training documents joined (windows that
-    overlap by half, so none repeats): long inputs to train on."""
+    """Up to ``long_texts`` texts, as many of each length: ``g`` consecutive training documents joined for
+    each ``g`` of ``long_groups`` (windows that overlap by half, so none repeats): long inputs to train on."""
     if not path.is_file():
         rows = [json.loads(line) for line in texts.read_text(encoding="utf-8").splitlines()]
         documents = [r["text"] for r in rows if r["id"].startswith("doc-")]
-        step = max(1, plan.long_group // 2)
-        starts = range(0, max(1, len(documents) - plan.long_group + 1), step)
-        joined = ["\n".join(documents[start : start + plan.long_group]) for start in starts][: plan.long_texts]
+        each = max(1, plan.long_texts // len(plan.long_groups))
+        joined = []
+        for group in plan.long_groups:
+            starts = range(0, max(1, len(documents) - group + 1), max(1, group // 2))
+            joined += ["\n".join(documents[start : start + group]) for start in starts][:each]
         lines = (
             json.dumps({"id": f"long-{j}", "text": text}, ensure_ascii=False) + "\n" for j, text in enumerate(joined)
         )

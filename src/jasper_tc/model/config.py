@@ -68,6 +68,9 @@ class JasperTCConfig(PreTrainedConfig):
     # "mean" (the release) or "scored": each window a weighted mean, the weights exp(score) from a linear
     # scorer of each token whose weights start at zero, so that an untrained scorer is the mean.
     compress_pool: str = "mean"
+    # Set by training that drew ratios below 1: the model was made to work under the pool, so a call that
+    # names no ratio runs at ``compression_ratio`` (a jasper_mlp, a scorer or a pool between layers say so too).
+    compression_trained: bool = False
 
     def __post_init__(self, **kwargs):
         for old, new in _RENAMED.items():  # folders saved by earlier releases of this package

@@ -97,7 +97,12 @@ class JasperTCModel(PreTrainedModel):
     def learns_compression(self) -> bool:
         """Whether anything in the model was made to work under the pool: a jasper_mlp, a scorer, or layers
         that run before it. A model without any (a stage-1 student, a plain model) pools training-free."""
-        return self.jasper_mlp is not None or self.token_scorer is not None or self.config.compress_after_layer > 0
+        return (
+            self.jasper_mlp is not None
+            or self.token_scorer is not None
+            or self.config.compress_after_layer > 0
+            or self.config.compression_trained
+        )
 
     def effective_ratio(self, compression_ratio: float | None) -> float:
         """The ratio a call runs at: its own, else the config's default (1.0 for a model that did not learn

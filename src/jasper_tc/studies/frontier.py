@@ -35,14 +35,27 @@ SCORED = (
     "fixed.start.compress_pool=scored",
     "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3, token_scorer.*: 1.0e-3}",
 )
+TOKEN = "stages.loss.token=10"
+X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the quickstart's budget
 DESIGNS = (
     Variant("base", "design", "the recipe as it is: the pool on the input, a residual jasper_mlp"),
     Variant("after-1-no-mlp", "design", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
-    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, "stages.loss.token=10")),
+    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, TOKEN)),
     Variant("ends", "design", "[CLS] and [SEP] kept out of the pool", (ENDS,)),
+    Variant(
+        "after-1-token",
+        "design",
+        "after layer 1, ends kept, no MLP, + the token term",
+        (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN),
+    ),
+    Variant("ends-no-mlp", "design", "the pool on the input, ends kept, no MLP (the backbone learns)", (ENDS, *NO_MLP)),
     Variant("scored", "design", "ends kept, a scored pool (per-token weights, zero at start)", (ENDS, *SCORED)),
-    Variant("after-1", "design", "the pool after layer 1, ends kept, jasper_mlp as before", (ENDS, f"{AFTER}=1")),
-    Variant("after-2-no-mlp", "design", "the pool after layer 2, ends kept, no MLP", (ENDS, f"{AFTER}=2", *NO_MLP)),
+    Variant(
+        "after-1-token-x3",
+        "design",
+        "after-1-token at three times the steps (300 + 900)",
+        (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN, *X3),
+    ),
 )
 BARS = ((1.55, 99.0), (2.0, 97.0))  # (speed-up over the original at ratio 1, share kept) the designs aim at
 

@@ -62,6 +62,10 @@ def build_start(config: TrainConfig, source: str = "config"):
         if start.prompts is not None:
             model.config.prompts = dict(start.prompts)
     _configure_pool(model, start)
+    if config.compression.schedule != "none" and not model.config.compression_trained:
+        model.config.compression_trained = True  # a saved model then compresses by default
+        if start.backbone is not None or start.insert_jasper_mlp or model.jasper_mlp is None:
+            model.config.compression_ratio = start.default_compression_ratio
     model.float()
     if config.disable_dropout:
         disable_dropout(model)
@@ -103,11 +107,11 @@ def _build_student(config: TrainConfig):
 
 def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None:
     problems = []
-    if config.compression.schedule != "none" and not model.learns_compression:
+    if config.compression.schedule != "none" and not (model.learns_compression or config.trainable is None):
         problems.append(
-            f"compression.schedule: {config.compression.schedule!r} trains compression, but the model has no "
-            "jasper_mlp, scorer or pool between layers to learn it (set start.insert_jasper_mlp: true, "
-            "start.compress_after_layer or start.compress_pool: scored, or start from a checkpoint that has one)"
+            f"compression.schedule: {config.compression.schedule!r} trains compression, but nothing that trains "
+            "can learn it (set start.insert_jasper_mlp: true, start.compress_after_layer or "
+            "start.compress_pool: scored, or let the backbone train: trainable: null)"
         )
     prompts = model.config.prompts or {}
     for key in ("query_prompt_name", "document_prompt_name"):

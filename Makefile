@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; GPU machines keep whatever torch the package's range allows.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: setup quickstart reproduce test lint benchmark
+.PHONY: setup quickstart reproduce test lint benchmark docs docs-build
 
 $(BIN)/jasper-tc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,9 @@ lint: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/compression_speed.py
+
+docs: setup  # the documentation site at http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-build: setup  # the site into site/, failing on any broken link or reference (the tests run it too)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

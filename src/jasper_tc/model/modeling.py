@@ -134,8 +134,9 @@ class JasperTCModel(PreTrainedModel):
             attention_mask: ``(B, L)``, 1 for real tokens; all ones when omitted.
             compression_ratio: in (0, 1], for this call only; None = the config's default. One per sample
                 (a sequence or 1-D tensor) compresses each sample at its own ratio.
-            token_type_ids, return_dict: accepted so that tokenizer outputs and sentence-transformers'
-                calls pass through; ignored (one segment per text, and the output is always a tensor).
+            token_type_ids: accepted so that tokenizer outputs pass through; ignored (one segment per text).
+            return_dict: accepted so that sentence-transformers' calls pass through; ignored (the output is
+                always a tensor).
             padding_free: run the backbone on the batch's valid positions only, packed in one row (causal
                 backbones: flash-attention's variable-length kernels keep inputs apart on a GPU, a
                 block-diagonal mask elsewhere); the same embeddings without compute spent on padding.

@@ -383,3 +383,36 @@ def test_the_serve_command_runs_and_stops_on_sigterm(minilm_student, tmp_path):
 
     bad = subprocess.run([*command[:-2], "--port", "99999"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "port must be in 0..65535" in bad.stderr
+
+
+def test_token_ids_are_refused_with_a_400_that_names_the_fix(minilm_student):
+    with running(ServeConfig(model=minilm_student)) as (base, _), httpx.Client(base_url=base, timeout=60) as http:
+        for ids in ([[101, 2023, 102]], [101, 2023, 102], 2023):
+            response = http.post("/v1/embeddings", json={"input": ids})
+            assert response.status_code == 400, response.text
+            message = response.json()["error"]["message"]
+            assert "token ids are not accepted" in message and "check_embedding_ctx_length=False" in message
+        mixed = http.post("/v1/embeddings", json={"input": ["text", {"a": 1}]})
+        assert mixed.status_code == 400 and "token ids" not in mixed.json()["error"]["message"]
+
+
+def test_langchain_and_llamaindex_clients_work_unchanged(minilm_student, offline):
+    from langchain_openai import OpenAIEmbeddings
+    from llama_index.embeddings.openai import OpenAIEmbedding
+
+    with running(ServeConfig(model=minilm_student, api_key=KEY, name="jasper-mini")) as (base, _):
+        langchain = OpenAIEmbeddings(
+            model="jasper-mini", base_url=f"{base}/v1", api_key=KEY, check_embedding_ctx_length=False, max_retries=0
+        )
+        np.testing.assert_allclose(langchain.embed_documents(TEXTS), offline.encode(TEXTS), atol=1e-5)
+        np.testing.assert_allclose(langchain.embed_query(TEXTS[0]), offline.encode(TEXTS[0]), atol=1e-5)
+        # by default LangChain sends tiktoken's token ids (tiktoken's files need the network; its request is this)
+        import openai
+
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
+        with pytest.raises(openai.BadRequestError, match="check_embedding_ctx_length=False"):
+            client.embeddings.create(model="jasper-mini", input=[[1820, 374, 264], [14924, 30]])
+
+        llama = OpenAIEmbedding(model_name="jasper-mini", api_base=f"{base}/v1", api_key=KEY, max_retries=0)
+        np.testing.assert_allclose(llama.get_text_embedding_batch(TEXTS), offline.encode(TEXTS), atol=1e-5)
+        np.testing.assert_allclose(llama.get_query_embedding(TEXTS[3]), offline.encode(TEXTS[3]), atol=1e-5)

@@ -60,6 +60,29 @@ def create_app(config: ServeConfig, load: Callable[[], Encoder] | None = None) -
     return Gate(app, config, metrics)
 
 
+TOKEN_IDS_REFUSED = (
+    "input: token ids are not accepted; send the texts as strings (this server tokenizes with the model's own "
+    "tokenizer). LangChain's OpenAIEmbeddings sends token ids unless given check_embedding_ctx_length=False"
+)
+
+
+def _token_ids_given(error: RequestValidationError) -> bool:
+    """Whether ``input`` held integers (token ids, or lists of them), as OpenAI's API allows and clients send."""
+    for problem in error.errors():
+        loc = [x for x in problem.get("loc", ()) if x != "body"]
+        value = problem.get("input")
+        if loc[:1] == ["input"] and (_ids(value) or (isinstance(value, list) and value and all(map(_ids, value)))):
+            return True
+    return False
+
+
+def _ids(value: object) -> bool:
+    """A token id or a non-empty list of them."""
+    if isinstance(value, list):
+        return bool(value) and all(_ids(x) and not isinstance(x, list) for x in value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     """Every failure, FastAPI's own included, answers in the one shape of :mod:`errors`."""
 
@@ -69,6 +92,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError):
+        if _token_ids_given(error):
+            return error_response(ApiError("invalid_request", TOKEN_IDS_REFUSED), request.scope)
         parts = []
         for problem in error.errors()[:5]:
             where = ".".join(str(x) for x in problem.get("loc", ()) if x != "body")

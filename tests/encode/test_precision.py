@@ -59,5 +59,6 @@ def test_a_sharded_run_refuses_auto(tmp_path, tiny_qwen3_checkpoint):
     corpus = tmp_path / "texts.txt"
     corpus.write_text("\n".join(TEXTS) + "\n")
     args = ["encode", "--model", tiny_qwen3_checkpoint, "--input", str(corpus), "--output", str(tmp_path / "out")]
-    result = CliRunner().invoke(app, [*args, "--dtype", "auto"])
-    assert result.exit_code == 2 and "--dtype auto picks per machine" in result.output
+    for choice in (["--dtype", "auto"], ["--backend", "auto"]):
+        result = CliRunner().invoke(app, [*args, *choice])
+        assert result.exit_code == 2 and "--dtype auto and --backend auto pick per machine" in result.output

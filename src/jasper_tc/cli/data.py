@@ -46,6 +46,9 @@ def encode(
     dtype: Annotated[
         str | None, typer.Option(help="fp32, bf16, fp16, int8 (CPU) or auto (the fastest this machine runs).")
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="torch, openvino (CPU; the openvino extra) or auto (every runtime, probed).")
+    ] = "torch",
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import EncodeOptions
@@ -57,12 +60,13 @@ def encode(
             max_tokens_per_batch=max_tokens_per_batch, max_length=max_length, long_inputs=long_inputs,
             token_budget=token_budget, chunk_overlap=chunk_overlap,
         )  # fmt: skip
+        runtime = {"dtype": dtype} | ({"backend": backend} if backend != "torch" else {})
         if not output.suffix or output.is_dir():  # a folder: shards and a manifest
             rows, dimension = _encode_folder(
-                model, input, output, field, id_field, shard_rows, shard_format, device, dtype, options
+                model, input, output, field, id_field, shard_rows, shard_format, device, runtime, options
             )
         else:
-            rows, dimension = _encode_file(model, input, output, field, id_field, device, dtype, options)
+            rows, dimension = _encode_file(model, input, output, field, id_field, device, runtime, options)
     except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -70,42 +74,42 @@ def encode(
         typer.echo(f"{rows} embeddings of dimension {dimension} -> {output} in {time.perf_counter() - started:.1f}s")
 
 
-def _load_checked(model: str, device: str | None, dtype: str | None, options):
+def _load_checked(model: str, device: str | None, runtime: dict, options):
     """The encoder, its precision said, and the options checked against it before any text is read."""
     from ..encode import load
 
-    encoder = load(model, device=device, dtype=dtype)
+    encoder = load(model, device=device, **runtime)
     if encoder.precision_probe is not None:
         typer.echo(encoder.precision_probe.summary(), err=True)
     encoder.check(options)
     return encoder
 
 
-def _encode_file(model, input, output, field, id_field, device, dtype, options):
+def _encode_file(model, input, output, field, id_field, device, runtime, options):
     """One process, one output file; (rows, dimension)."""
     from ..encode.files import check_files, encode_file
 
     check_files(input, output, field, id_field)
-    encoder = _load_checked(model, device, dtype, options)
+    encoder = _load_checked(model, device, runtime, options)
     return encode_file(encoder, input, output, options, text_field=field, id_field=id_field), encoder.dimension
 
 
-def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, dtype, options):
+def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, runtime, options):
     """Sharded, resumable, multi-process encoding; (rows, dimension) on rank 0, (None, None) elsewhere."""
     from ..corpus import CorpusConfig
     from ..encode.sharded import ShardedFolder, encode_corpus
 
-    if dtype == "auto":
+    if "auto" in runtime.values():
         raise ValueError(
-            "--dtype auto picks per machine, and every shard of a folder must be made the same way: "
-            "run `jasper-tc encode --dtype auto` on one file to see what it picks, then give that dtype"
+            "--dtype auto and --backend auto pick per machine, and every shard of a folder must be made the same "
+            "way: run `jasper-tc encode` with them on one file to see what they pick, then give that"
         )
     corpus = CorpusConfig(path=str(input), text_field=field, id_field=id_field)
     target = ShardedFolder(
-        output, source={"model": model, "dtype": dtype, **options.source()}, shard_rows=shard_rows, format=shard_format
+        output, source={"model": model, **runtime, **options.source()}, shard_rows=shard_rows, format=shard_format
     )
     manifest = encode_corpus(
-        lambda rank_device: _load_checked(model, rank_device, dtype, options), corpus, target, options, device=device
+        lambda rank_device: _load_checked(model, rank_device, runtime, options), corpus, target, options, device=device
     )
     return (manifest.rows, manifest.dimension) if manifest is not None else (None, None)
 

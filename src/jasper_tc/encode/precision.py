@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,8 @@ class PrecisionProbe:
     min_cosine: dict[str, float] = field(default_factory=dict)
     cpu_flags: list[str] = field(default_factory=list)
     reason: str = ""
+    backend: object = field(default=None, repr=False)  # the winner, when another runtime won
+    built: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         if not self.texts_per_s:
@@ -137,24 +140,48 @@ class PrecisionProbe:
         return f"dtype=auto picked {self.choice} on this CPU (flags: {flags}): {shown}"
 
 
-def probe_precision(backend, *, min_cosine: float = 0.999, repeats: int = 2) -> PrecisionProbe:
-    """Give ``backend`` (loaded in fp32) the fastest precision within ``min_cosine`` of fp32, before an
-    encoder is built on it; return what was measured. Every candidate runs the same probe: 16 texts of
-    16-200 words, batch 16."""
+def probe_texts() -> list[str]:
+    """The probe's 16 texts of 16-200 words."""
+    words = _PROBE_TEXT.split()
+    return [" ".join(words[: 16 + (i * 184) // 15]) for i in range(16)]
+
+
+def time_backend(backend, texts: list[str], repeats: int = 2) -> tuple[float, torch.Tensor]:
+    """Texts per second of ``backend`` on ``texts`` (batch 16, after a warm-up) and its normalised vectors."""
     from .encoder import Encoder
 
+    probing = Encoder(backend)
+    probing.encode(texts[:2], batch_size=16)  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        vectors = probing.encode(texts, batch_size=16, output="torch")
+    return repeats * len(texts) / (time.perf_counter() - started), vectors
+
+
+def probe_precision(
+    backend,
+    *,
+    min_cosine: float = 0.999,
+    repeats: int = 2,
+    precisions: tuple[str, ...] | None = None,
+    others: dict[str, Callable] | None = None,
+    torch_candidates: bool = True,
+) -> PrecisionProbe:
+    """Give ``backend`` (loaded in fp32) the fastest precision within ``min_cosine`` of fp32, before an
+    encoder is built on it; return what was measured. Every candidate runs the same probe: 16 texts of
+    16-200 words, batch 16. ``others`` are further candidates, each built from the fp32 backend (another
+    runtime); when one wins, ``probe.backend`` is it. Without ``torch_candidates`` torch's fp32 is only the
+    reference and one of ``others`` is chosen."""
     device = backend.device
     if device.type != "cpu":
         choice = "bf16" if device.type != "cuda" or torch.cuda.is_bf16_supported() else "fp16"
         backend.model = set_precision(backend.model, choice, device)
         return PrecisionProbe(choice, reason=f"{device.type}: no probe")
-    words = _PROBE_TEXT.split()
-    texts = [" ".join(words[: 16 + (i * 184) // 15]) for i in range(16)]
-    probing = Encoder(backend)  # a throwaway encoder over the backend whose model is swapped per candidate
+    texts = probe_texts()
     reference = None
     probe = PrecisionProbe("fp32", cpu_flags=cpu_flags())
     models = {"fp32": backend.model}
-    for name in CPU_PRECISIONS:
+    for name in precisions or CPU_PRECISIONS:
         if name != "fp32":
             try:
                 models[name] = set_precision(copy.deepcopy(models["fp32"]), name, device)
@@ -162,15 +189,28 @@ def probe_precision(backend, *, min_cosine: float = 0.999, repeats: int = 2) -> 
                 log.info("precision %s unavailable here: %s", name, error)
                 continue
         backend.model = models[name]
-        probing.encode(texts[:2], batch_size=16)  # warm-up
-        started = time.perf_counter()
-        for _ in range(repeats):
-            vectors = probing.encode(texts, batch_size=16, output="torch")
-        probe.texts_per_s[name] = repeats * len(texts) / (time.perf_counter() - started)
+        probe.texts_per_s[name], vectors = time_backend(backend, texts, repeats)
         reference = vectors if reference is None else reference
         probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
-    allowed = [n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine]
+    backend.model = models["fp32"]
+    for name, build in (others or {}).items():
+        try:
+            built = build(backend)
+        except (ImportError, ValueError, RuntimeError) as error:  # a runtime this machine lacks
+            log.info("%s unavailable here: %s", name, error)
+            continue
+        probe.texts_per_s[name], vectors = time_backend(built, texts, repeats)
+        probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
+        probe.built[name] = built
+    allowed = [
+        n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine and (torch_candidates or n in probe.built)
+    ]
+    if not allowed:
+        raise ValueError(f"no candidate of {', '.join(others or {})} ran within cosine {min_cosine} of fp32 here")
     probe.choice = max(allowed, key=probe.texts_per_s.__getitem__)
-    backend.model = models[probe.choice]
+    probe.backend = probe.built.get(probe.choice)
+    if probe.backend is None:
+        backend.model = models[probe.choice]
+    probe.built = {}
     log.info(probe.summary())
     return probe

@@ -18,6 +18,7 @@ class ServeConfig:
     api_key: str | None = None  # required as "Authorization: Bearer KEY" on every route but /health
     device: str | None = None
     dtype: str | None = None
+    backend: str = "torch"  # torch, openvino (CPU; the openvino extra) or auto (every runtime, probed at start)
     # Batching: padded tokens after compression per forward, inputs per forward, wait for company.
     max_batch_tokens: int = 16384
     # None: 4 on a CPU (matmuls are efficient from a few hundred rows; padding is waste), 32 on a GPU.
@@ -62,6 +63,8 @@ class ServeConfig:
                     check_ratio(getattr(self, key), key)
                 except ValueError as error:
                     problems.append(str(error))
+        if self.backend not in ("torch", "openvino", "auto"):
+            problems.append(f"backend must be torch, openvino or auto, got {self.backend!r}")
         if not 0 <= self.port <= 65535:
             problems.append(f"port must be in 0..65535, got {self.port}")
         if self.api_key is not None and len(self.api_key) < 8:

@@ -68,7 +68,8 @@ class ServerState:
     def _load_from_config(self) -> Encoder:
         from ..encode import load as load_encoder
 
-        return load_encoder(self.config.model, device=self.config.device, dtype=self.config.dtype)
+        config = self.config
+        return load_encoder(config.model, device=config.device, dtype=config.dtype, backend=config.backend)
 
     async def load_model(self) -> None:
         """Load, probe with one real forward, start the batcher; a failure is kept for ``/ready``, never raised."""

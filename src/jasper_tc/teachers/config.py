@@ -34,6 +34,8 @@ class TeacherConfig:
     revision: str | None = None
     # fp32, bf16 or fp16; None = as saved.
     dtype: str | None = None
+    # What runs the forward: torch, or openvino (CPU, Jasper-TC teachers; the openvino extra).
+    backend: Literal["torch", "openvino"] = "torch"
     # How the teacher encodes: a prompt (prompt_name or a literal prompt), max_length, batch_size,
     # max_tokens_per_batch, ... -- the options of ``encoder.encode``. Teachers normally run uncompressed
     # (compression_ratio None: 1.0 for plain models). Texts past the window: cut them (long_inputs:
@@ -45,7 +47,8 @@ class TeacherConfig:
 
     def source(self) -> dict:
         """What makes this teacher's vectors what they are: a resumed store must have been made the same way."""
-        return {"model": self.model, "revision": self.revision, "dtype": self.dtype, **self.encode.source()}
+        runtime = {"backend": self.backend} if self.backend != "torch" else {}  # stores made before keep matching
+        return {"model": self.model, "revision": self.revision, "dtype": self.dtype, **runtime, **self.encode.source()}
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def teach(config: TeachConfig, *, verify: bool = True) -> dict[str, Path]:
     output.mkdir(parents=True, exist_ok=True)
     for teacher in config.teachers:
         encode_shards(
-            lambda device, teacher=teacher: load(teacher.model, device=device, dtype=teacher.dtype),
+            lambda device, t=teacher: load(t.model, device=device, dtype=t.dtype, backend=t.backend),
             config.corpus, scan, _store(config, teacher), teacher.encode, ranks,
             device=config.device, chunk_rows=config.chunk_rows,
         )  # fmt: skip

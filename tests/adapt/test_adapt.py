@@ -116,3 +116,26 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
     assert (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime == trained
+
+
+def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(monkeypatch, tmp_path):
+    import jasper_tc.adapt as adapt_package
+    from jasper_tc.adapt.designs import DESIGNS
+    from jasper_tc.cli import app
+    from jasper_tc.studies.frontier import DESIGNS as STUDIED
+
+    assert [v.name for v in STUDIED] == list(DESIGNS)  # the study measures every design adapt offers
+    seen = {}
+
+    def capture(plan, say):
+        seen["plan"] = plan
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(adapt_package, "run_adapt", capture)
+    args = ["adapt", "--model", "m", "--corpus", str(tmp_path / "c.jsonl"), "--output", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--design", "token", "dynamic.steps=5"])
+    assert result.exit_code == 2 and "stopped by the test" in result.output
+    plan = seen["plan"]
+    assert plan.overrides == (*DESIGNS["token"].overrides, "dynamic.steps=5") and plan.extra["design"] == "token"
+    result = CliRunner().invoke(app, [*args, "--design", "fastest"])
+    assert result.exit_code == 2 and "unknown design 'fastest'; one of: base, after-1-no-mlp" in result.output

@@ -29,6 +29,10 @@ def adapt(
     long_documents: Annotated[
         bool, typer.Option(help="Also train on whole long texts compressed to fit the window (long_inputs='fit').")
     ] = False,
+    design: Annotated[
+        str,
+        typer.Option(help="A point of the design study's frontier (docs/compression-frontier.md): base, token, ..."),
+    ] = "base",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     overrides: Annotated[
         list[str] | None,
@@ -49,7 +53,13 @@ def adapt(
     from ..adapt import SMOKE, SMOKE_OVERRIDES, AdaptPlan, UnsupportedModel, run_adapt
 
     sizes: dict = {"max_texts": max_texts, "eval_limit": eval_limit, "ratios": tuple(_ratios(ratios))}
-    extra = list(overrides or [])
+    from ..adapt.designs import design_overrides
+
+    try:
+        extra = [*design_overrides(design), *(overrides or [])]
+    except ValueError as error:
+        typer.echo(f"error: --design: {error}", err=True)
+        raise typer.Exit(2) from None
     if scale == "smoke":
         sizes |= SMOKE
         extra = [*SMOKE_OVERRIDES, *extra]
@@ -57,7 +67,7 @@ def adapt(
         plan = AdaptPlan(
             model=model, corpus=corpus, output=output, text_field=text_field, max_length=max_length,
             eval_tasks=tuple(t.strip() for t in eval_tasks.split(",") if t.strip()), overrides=tuple(extra),
-            device=device, long_documents=long_documents, extra={"scale": scale}, **sizes,
+            device=device, long_documents=long_documents, extra={"scale": scale, "design": design}, **sizes,
         )  # fmt: skip
         with _phase_failures():
             summary = run_adapt(plan, say=lambda text: typer.echo(text, err=True))

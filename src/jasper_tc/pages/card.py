@@ -153,6 +153,8 @@ def card_text(source_name: str, summary: dict) -> str:
             "",
             "## How it was made",
             "",
+            f"- Design: `{summary.get('design', 'base')}`, a point of the design study's quality-speed frontier "
+            "(`jasper-tc adapt --design NAME` trains another; the study's page gives each one's figures).",
             f"- Training texts: {texts['documents']} documents of `{summary['corpus']}` and {texts['short_texts']}",
             "  short texts (their first sentences), embedded by the original model at ratio 1 as the targets.",
             *(_stage_words(name, stage) for name, stage in stages.items()),

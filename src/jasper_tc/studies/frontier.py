@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..adapt.designs import DESIGNS as ADAPT_DESIGNS
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import HELD_OUT_TASK, LONG_TASKS, RATIOS, SHORT_TASK, evaluate
@@ -28,35 +29,7 @@ from .diagnosis import run_diagnosis
 
 __all__ = ["DESIGNS", "FrontierStudy", "judge", "run_frontier_study", "with_verdicts", "write_page"]
 
-AFTER = "fixed.start.compress_after_layer"
-ENDS = "fixed.start.compress_keep_ends=1"
-NO_MLP = ("fixed.start.insert_jasper_mlp=false", "stages.optimizer.lr_by_pattern=null")
-SCORED = (
-    "fixed.start.compress_pool=scored",
-    "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3, token_scorer.*: 1.0e-3}",
-)
-TOKEN = "stages.loss.token=10"
-X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the quickstart's budget
-DESIGNS = (
-    Variant("base", "design", "the recipe as it is: the pool on the input, a residual jasper_mlp"),
-    Variant("after-1-no-mlp", "design", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
-    Variant("token", "design", "ends kept, + the token-level term (weight 10)", (ENDS, TOKEN)),
-    Variant("ends", "design", "[CLS] and [SEP] kept out of the pool", (ENDS,)),
-    Variant(
-        "after-1-token",
-        "design",
-        "after layer 1, ends kept, no MLP, + the token term",
-        (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN),
-    ),
-    Variant("ends-no-mlp", "design", "the pool on the input, ends kept, no MLP (the backbone learns)", (ENDS, *NO_MLP)),
-    Variant("scored", "design", "ends kept, a scored pool (per-token weights, zero at start)", (ENDS, *SCORED)),
-    Variant(
-        "after-1-token-x3",
-        "design",
-        "after-1-token at three times the steps (300 + 900)",
-        (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN, *X3),
-    ),
-)
+DESIGNS = tuple(Variant(d.name, "design", d.change, d.overrides) for d in ADAPT_DESIGNS.values())
 BARS = ((1.55, 99.0), (2.0, 97.0))  # (speed-up over the original at ratio 1, share kept) the designs aim at
 
 

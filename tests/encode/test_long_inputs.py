@@ -137,3 +137,26 @@ def test_truncate_is_still_the_default(encoder):
     assert details[0].truncated and details[0].tokens_after_compression == compressed_length(256, details[0].ratio)
     assert any("cut to 256" in str(w.message) for w in caught)
     assert mixed_texts  # the shared helper still imports
+
+
+def test_encode_writes_a_row_per_segment(tiny_qwen3_checkpoint, tmp_path):
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from jasper_tc.cli import app
+
+    encoder = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu")
+    texts = ["compression " * 6000, "a short text"]  # past the tiny model's window of 4,096
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(f'{{"id": "d{i}", "text": "{t}"}}\n' for i, t in enumerate(texts)))
+    args = ["encode", "--model", tiny_qwen3_checkpoint, "--input", str(source), "--id-field", "id", "--device", "cpu"]
+    args += ["--long-inputs", "chunk", "--max-length", "9000", "--segments"]
+    result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "rows.parquet")])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "rows.parquet").to_pydict()
+    expected = encoder.encode(texts, long_inputs="chunk", max_length=9000, return_segments=True)
+    assert table["id"] == ["d0"] * len(expected[0]) + ["d1"] and len(expected[0]) > 1
+    assert table["segment"] == [*range(len(expected[0])), 0]
+    np.testing.assert_allclose(np.array(table["embedding"]), np.concatenate(expected), atol=1e-5)
+    refused = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "rows.npy")])
+    assert refused.exit_code == 2 and "one row per segment needs a .parquet output" in refused.output

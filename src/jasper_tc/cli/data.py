@@ -32,12 +32,15 @@ def encode(
         int | None, typer.Option(help="Tokens read per input (fit and chunk may pass the window; default 32,768).")
     ] = None,
     long_inputs: Annotated[
-        str, typer.Option(help="truncate (cut at max_length), fit (compress each to token_budget) or chunk.")
+        str, typer.Option(help="truncate (cut at max_length), fit (compress each to token_budget), chunk or segments.")
     ] = "truncate",
     token_budget: Annotated[
         int | None, typer.Option(help="fit: positions per input after compression (default the model's length).")
     ] = None,
     chunk_overlap: Annotated[int, typer.Option(help="chunk: tokens shared by neighbouring windows.")] = 32,
+    segment_length: Annotated[
+        int | None, typer.Option(help="segments: tokens per segment (default 8 windows).")
+    ] = None,
     shard_rows: Annotated[int, typer.Option(help="Folder output: texts per shard (the unit of resuming).")] = 10_000,
     shard_format: Annotated[
         str, typer.Option(help="Folder output: parquet (id + embedding) or npy (the project's embedding store).")
@@ -49,6 +52,9 @@ def encode(
     backend: Annotated[
         str, typer.Option(help="torch, openvino (CPU; the openvino extra) or auto (every runtime, probed).")
     ] = "torch",
+    segments: Annotated[
+        bool, typer.Option(help="A .parquet row per window or segment of each text (id, segment, embedding).")
+    ] = False,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import EncodeOptions
@@ -58,15 +64,17 @@ def encode(
         options = EncodeOptions(
             prompt_name=prompt_name, compression_ratio=compression_ratio, batch_size=batch_size,
             max_tokens_per_batch=max_tokens_per_batch, max_length=max_length, long_inputs=long_inputs,
-            token_budget=token_budget, chunk_overlap=chunk_overlap,
+            token_budget=token_budget, chunk_overlap=chunk_overlap, segment_length=segment_length,
         )  # fmt: skip
         runtime = {"dtype": dtype} | ({"backend": backend} if backend != "torch" else {})
         if not output.suffix or output.is_dir():  # a folder: shards and a manifest
+            if segments:
+                raise ValueError("--segments writes one .parquet file; a folder of shards holds a row per text")
             rows, dimension = _encode_folder(
                 model, input, output, field, id_field, shard_rows, shard_format, device, runtime, options
             )
         else:
-            rows, dimension = _encode_file(model, input, output, field, id_field, device, runtime, options)
+            rows, dimension = _encode_file(model, input, output, field, id_field, device, runtime, options, segments)
     except (ValueError, TypeError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -85,13 +93,14 @@ def _load_checked(model: str, device: str | None, runtime: dict, options):
     return encoder
 
 
-def _encode_file(model, input, output, field, id_field, device, runtime, options):
+def _encode_file(model, input, output, field, id_field, device, runtime, options, segments=False):
     """One process, one output file; (rows, dimension)."""
     from ..encode.files import check_files, encode_file
 
     check_files(input, output, field, id_field)
     encoder = _load_checked(model, device, runtime, options)
-    return encode_file(encoder, input, output, options, text_field=field, id_field=id_field), encoder.dimension
+    written = encode_file(encoder, input, output, options, text_field=field, id_field=id_field, segments=segments)
+    return written, encoder.dimension
 
 
 def _encode_folder(model, input, output, field, id_field, shard_rows, shard_format, device, runtime, options):

@@ -42,9 +42,15 @@ def encode_file(
     id_field: str | None = None,
     chunk_size: int = 4096,
     show_progress_bar: bool = True,
+    segments: bool = False,
 ) -> int:
-    """Embed every record of ``input_path`` into ``output_path``; return the number of rows written."""
+    """Embed every record of ``input_path`` into ``output_path``; return the number of rows written.
+
+    ``segments``: a row per window or segment of each text (``encode(..., return_segments=True)``), with
+    its number in a ``segment`` column, for multi-vector retrieval; Parquet only (the rows are ragged)."""
     check_files(input_path, output_path, text_field, id_field)
+    if segments and Path(output_path).suffix != ".parquet":
+        raise ValueError(f"segments: one row per segment needs a .parquet output, not {output_path}")
     output_path = Path(output_path)
     encoder.check(options or EncodeOptions())  # bad options: an error before the first chunk
     total = count_records(input_path)  # also checks the file's type and encoding up front
@@ -68,14 +74,24 @@ def encode_file(
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            schema = pa.schema([("id", pa.string()), ("embedding", pa.list_(pa.float32(), encoder.dimension))])
+            fields = [("id", pa.string()), *([("segment", pa.int32())] if segments else [])]
+            schema = pa.schema([*fields, ("embedding", pa.list_(pa.float32(), encoder.dimension))])
             with pq.ParquetWriter(tmp, schema) as writer:
                 while chunk := list(islice(records, chunk_size)):
-                    vectors = encoder.encode([t for _, t in chunk], options, show_progress_bar=False)
+                    texts, columns = [t for _, t in chunk], {"id": [i for i, _ in chunk]}
+                    if segments:
+                        parts = encoder.encode(texts, options, return_segments=True, show_progress_bar=False)
+                        columns = {
+                            "id": [i for (i, _), p in zip(chunk, parts) for _ in range(len(p))],
+                            "segment": [k for p in parts for k in range(len(p))],
+                        }
+                        vectors = np.concatenate(parts)
+                    else:
+                        vectors = encoder.encode(texts, options, show_progress_bar=False)
                     flat = pa.array(vectors.reshape(-1), type=pa.float32())
-                    column = pa.FixedSizeListArray.from_arrays(flat, encoder.dimension)
-                    writer.write_table(pa.table({"id": [i for i, _ in chunk], "embedding": column}, schema=schema))
-                    written += len(chunk)
+                    columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, encoder.dimension)
+                    writer.write_table(pa.table(columns, schema=schema))
+                    written += len(vectors)
                     progress.update(len(chunk))
         os.replace(tmp, output_path)
     finally:

@@ -71,31 +71,38 @@ def encode_file(
             matrix.flush()
             del matrix
         else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            fields = [("id", pa.string()), *([("segment", pa.int32())] if segments else [])]
-            schema = pa.schema([*fields, ("embedding", pa.list_(pa.float32(), encoder.dimension))])
-            with pq.ParquetWriter(tmp, schema) as writer:
-                while chunk := list(islice(records, chunk_size)):
-                    texts, columns = [t for _, t in chunk], {"id": [i for i, _ in chunk]}
-                    if segments:
-                        parts = encoder.encode(texts, options, return_segments=True, show_progress_bar=False)
-                        columns = {
-                            "id": [i for (i, _), p in zip(chunk, parts) for _ in range(len(p))],
-                            "segment": [k for p in parts for k in range(len(p))],
-                        }
-                        vectors = np.concatenate(parts)
-                    else:
-                        vectors = encoder.encode(texts, options, show_progress_bar=False)
-                    flat = pa.array(vectors.reshape(-1), type=pa.float32())
-                    columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, encoder.dimension)
-                    writer.write_table(pa.table(columns, schema=schema))
-                    written += len(vectors)
-                    progress.update(len(chunk))
+            written = _write_parquet(encoder, records, tmp, options, chunk_size, segments, progress)
         os.replace(tmp, output_path)
     finally:
         progress.close()
         if tmp.exists():
             tmp.unlink()
+    return written
+
+
+def _write_parquet(encoder: Encoder, records, path: Path, options, chunk_size: int, segments: bool, progress) -> int:
+    """``(id, embedding)`` rows, or ``(id, segment, embedding)`` a row per segment; the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fields = [("id", pa.string()), *([("segment", pa.int32())] if segments else [])]
+    schema = pa.schema([*fields, ("embedding", pa.list_(pa.float32(), encoder.dimension))])
+    written = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        while chunk := list(islice(records, chunk_size)):
+            texts, columns = [t for _, t in chunk], {"id": [i for i, _ in chunk]}
+            if segments:
+                parts = encoder.encode(texts, options, return_segments=True, show_progress_bar=False)
+                columns = {
+                    "id": [i for (i, _), p in zip(chunk, parts) for _ in range(len(p))],
+                    "segment": [k for p in parts for k in range(len(p))],
+                }
+                vectors = np.concatenate(parts)
+            else:
+                vectors = encoder.encode(texts, options, show_progress_bar=False)
+            flat = pa.array(vectors.reshape(-1), type=pa.float32())
+            columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, encoder.dimension)
+            writer.write_table(pa.table(columns, schema=schema))
+            written += len(vectors)
+            progress.update(len(chunk))
     return written

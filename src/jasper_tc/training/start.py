@@ -107,7 +107,8 @@ def _build_student(config: TrainConfig):
 
 def _check_model(config: TrainConfig, model: JasperTCModel, source: str) -> None:
     problems = []
-    if config.compression.schedule != "none" and not (model.learns_compression or config.trainable is None):
+    learner = model.jasper_mlp is not None or model.token_scorer is not None or model.config.compress_after_layer > 0
+    if config.compression.schedule != "none" and not (learner or config.trainable is None):
         problems.append(
             f"compression.schedule: {config.compression.schedule!r} trains compression, but nothing that trains "
             "can learn it (set start.insert_jasper_mlp: true, start.compress_after_layer or "

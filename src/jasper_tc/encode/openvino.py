@@ -70,12 +70,13 @@ class _Layers(nn.Module):
     attend to themselves, so that no row is wholly masked (a wholly masked row is NaN in OpenVINO's
     attention, and a NaN key spreads to every query of the next layer)."""
 
-    def __init__(self, backbone: nn.Module, takes_positions: bool, causal: bool) -> None:
+    def __init__(self, model: JasperTCModel) -> None:
         super().__init__()
-        self.backbone, self.takes_positions, self.causal = backbone, takes_positions, causal
+        self.backbone, self.takes_positions = model.model, model._backbone_takes_positions
+        self.caches, self.causal = model._backbone_caches, model.config.text_config.model_type in PACKABLE_BACKBONES
 
     def forward(self, inputs_embeds: Tensor, attention_mask: Tensor) -> Tensor:
-        extra = {"use_cache": False} if "use_cache" in self.backbone.config.to_dict() else {}
+        extra = {"use_cache": False} if self.caches else {}
         if self.takes_positions:
             extra["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         length = attention_mask.shape[1]
@@ -108,8 +109,7 @@ def _converted(model: JasperTCModel, folder: Path | None):
     if cached is not None and cached.is_file():
         return ov.Core().read_model(cached)
     hidden = model.config.text_config.hidden_size
-    causal = model.config.text_config.model_type in PACKABLE_BACKBONES
-    layers = _Layers(model.model, model._backbone_takes_positions, causal).float().eval()
+    layers = _Layers(model).float().eval()
     mask = torch.ones(2, 8, dtype=torch.long)
     mask[0, :3] = 0  # padding in the example, so that the mask's path is traced (an all-ones one is skipped)
     example = (torch.randn(2, 8, hidden), mask)
@@ -131,7 +131,7 @@ class OpenVINOBackend(JasperBackend):
     def __init__(self, backend: JasperBackend, folder: Path | None, precision: str = "fp32") -> None:
         import openvino as ov
 
-        if backend.model.config.compress_after_layer or backend.model.config.compress_positions == "keep":
+        if backend.model.pools_inside():
             raise ValueError("backend='openvino' runs models that pool before the backbone (compress_after_layer 0)")
         self.__dict__.update(backend.__dict__)
         self.backend_name, self.precision, self.folder = "openvino", precision, folder
@@ -146,9 +146,7 @@ class OpenVINOBackend(JasperBackend):
     @torch.inference_mode()
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         model = self.model
-        hidden = model.get_input_embeddings()(input_ids)  # (B, L, H)
-        if model.jasper_mlp is not None:
-            hidden = hidden + model.jasper_mlp(hidden) if model.config.jasper_mlp_residual else model.jasper_mlp(hidden)
+        hidden = model.input_states(input_ids)  # (B, L, H)
         if bool((torch.as_tensor(compression_ratio) < 1.0).any()):
             hidden, attention_mask = model.pool(hidden, attention_mask, compression_ratio)  # (B, T, H), (B, T)
         states = torch.from_numpy(self.compiled([hidden.float().numpy(), attention_mask.long().numpy()])[0])

@@ -126,7 +126,6 @@ class PrecisionProbe:
     cpu_flags: list[str] = field(default_factory=list)
     reason: str = ""
     backend: object = field(default=None, repr=False)  # the winner, when another runtime won
-    built: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         if not self.texts_per_s:
@@ -193,24 +192,21 @@ def probe_precision(
         reference = vectors if reference is None else reference
         probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
     backend.model = models["fp32"]
+    built = {}  # the other runtimes' backends, by name
     for name, build in (others or {}).items():
         try:
-            built = build(backend)
+            built[name] = build(backend)
         except (ImportError, ValueError, RuntimeError) as error:  # a runtime this machine lacks
             log.info("%s unavailable here: %s", name, error)
             continue
-        probe.texts_per_s[name], vectors = time_backend(built, texts, repeats)
+        probe.texts_per_s[name], vectors = time_backend(built[name], texts, repeats)
         probe.min_cosine[name] = float((vectors * reference).sum(-1).min())
-        probe.built[name] = built
-    allowed = [
-        n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine and (torch_candidates or n in probe.built)
-    ]
+    allowed = [n for n in probe.texts_per_s if probe.min_cosine[n] >= min_cosine and (torch_candidates or n in built)]
     if not allowed:
         raise ValueError(f"no candidate of {', '.join(others or {})} ran within cosine {min_cosine} of fp32 here")
     probe.choice = max(allowed, key=probe.texts_per_s.__getitem__)
-    probe.backend = probe.built.get(probe.choice)
+    probe.backend = built.get(probe.choice)
     if probe.backend is None:
         backend.model = models[probe.choice]
-    probe.built = {}
     log.info(probe.summary())
     return probe

@@ -149,11 +149,9 @@ class JasperTCModel(PreTrainedModel):
         ratio = self._ratios(compression_ratio, input_ids.shape[0])
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        hidden = self.model.get_input_embeddings()(input_ids)  # (B, L, H)
-        if self.jasper_mlp is not None:  # (B, L, H): replaces the embeddings (the release), or adds to them
-            hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
+        hidden = self.input_states(input_ids)  # (B, L, H)
         compressing = bool((torch.as_tensor(ratio) < 1.0).any())  # at 1.0 every input keeps its length
-        if compressing and self._pools_inside():
+        if compressing and self.pools_inside():
             token_states, attention_mask = self._pooled_inside(hidden, attention_mask, ratio)
         else:
             if compressing:
@@ -163,6 +161,14 @@ class JasperTCModel(PreTrainedModel):
             token_states = self._backbone(hidden, attention_mask)  # (B, T, H)
         embedding = self._head(mean_pool(token_states, attention_mask))  # (B, H) float32 -> (B, embedding_dim)
         return (embedding, token_states, attention_mask) if return_token_states else embedding
+
+    def input_states(self, input_ids: Tensor) -> Tensor:
+        """``(B, L, H)`` states the pool and the backbone read: the embeddings, through ``jasper_mlp`` when there
+        is one (it replaces them, as in the release, or adds to them)."""
+        hidden = self.model.get_input_embeddings()(input_ids)
+        if self.jasper_mlp is not None:
+            hidden = hidden + self.jasper_mlp(hidden) if self.config.jasper_mlp_residual else self.jasper_mlp(hidden)
+        return hidden
 
     def _backbone(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
         """The backbone's layers over ``(B, T, H)`` input states, positions counted from each sample's first
@@ -184,7 +190,7 @@ class JasperTCModel(PreTrainedModel):
         total, _ = self.token_compressor(weights.unsqueeze(-1), attention_mask, ratio)  # (B, T, 1)
         return (summed / total.clamp(min=1e-12)).to(hidden.dtype), mask
 
-    def _pools_inside(self) -> bool:
+    def pools_inside(self) -> bool:
         """Whether the pool acts inside the backbone (after a layer, or with positions kept), not before it."""
         return self.config.compress_after_layer > 0 or self.config.compress_positions == "keep"
 

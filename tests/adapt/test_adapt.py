@@ -100,6 +100,11 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     assert {row["ratio"] for row in summary["closeness"]} == {1.0, 0.33}
     # a smoke run measures closeness on its cut suite (20 queries, 40 documents per retrieval task), and says so
     assert summary["closeness_texts"] == {"short": 40, "long": 80}
+    # evaluation in dtype auto, training in mixed_precision auto: what each ran in is on the card
+    precision = summary["precision"]["adapted"]
+    assert precision in ("fp32", "bf16") and f"tokens at most, in {precision};" in card
+    if summary["stages"]["fixed"]["mixed_precision"] == "bf16":
+        assert "; bf16 autocast." in card
     original, adapted = (
         {(r["task_name"], r["compression_ratio"]): r["main_score"] for r in summary["results"][k]}
         for k in ("original", "adapted")
@@ -116,6 +121,13 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
     assert (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime == trained
+
+
+def test_an_unknown_dtype_is_named_before_anything_runs(tmp_path):
+    from jasper_tc.adapt import AdaptPlan
+
+    with pytest.raises(ValueError, match="unknown dtype 'bf15'"):
+        AdaptPlan(model="m", corpus=tmp_path / "c.jsonl", output=tmp_path / "out", dtype="bf15")
 
 
 def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ are not overridable) and one evaluation (kept while it describes the same model 
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,10 +79,13 @@ def test_a_kept_evaluation_is_read_back_until_the_model_changes(tmp_path, tiny_q
 
     evaluate(model, "tiny", tmp_path / "eval", Evaluation(tasks=("STSB-en",), ratios=(1.0,), limit=6, device="cpu"))
     assert len(runs) == 2  # other settings: measured again
+    evaluate(model, "tiny", tmp_path / "eval", replace(settings, dtype="bf16"))
+    assert len(runs) == 3  # another precision: measured again
+    assert "dtype" not in settings.stamp()  # unset, it leaves the records kept before it existed valid
 
     changed = JasperTCModel.from_pretrained(model)
     with torch.no_grad():
         changed.linear_1.weight.mul_(-1.0)
     changed.save_pretrained(model)
     evaluate(model, "tiny", tmp_path / "eval", settings)
-    assert len(runs) == 3  # the model was trained again: its old scores are not its own
+    assert len(runs) == 4  # the model was trained again: its old scores are not its own

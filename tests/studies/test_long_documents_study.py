@@ -67,3 +67,41 @@ def test_the_targets_table_compares_fit_with_chunk_and_truncate():
     assert synthetic.figures["minus_baseline"] == pytest.approx(-20.0) and synthetic.holds is False
     rows = [r | {"ndcg_at_10": 0.915} if r["strategy"] == "fit-256" and r["task"] == "LongWiki-en" else r for r in rows]
     assert {v.claim: v for v in judge({"study": study, "rows": rows})}["m single LongWiki-en"].holds
+
+
+def test_a_real_task_is_scored_whole_and_by_document_length(minilm_path, tmp_path):
+    from types import SimpleNamespace
+
+    from jasper_tc.encode import load
+    from jasper_tc.pages.long_documents import write_long_document_page
+    from jasper_tc.studies.long_documents import _measure_real, with_verdicts
+
+    topics = ["rivers and their deltas", "volcanoes and lava", "honey bees and hives", "glaciers and ice"]
+    documents = [f"This page is about {t}. " + f"More words about {t} follow here. " * n for t, n in
+                 zip(topics, (10, 40, 80, 120), strict=True)]  # fmt: skip
+    task = SimpleNamespace(
+        texts={"documents": documents, "queries": [f"what about {t}?" for t in topics]},
+        relevant=[{i: 1} for i in range(4)],
+    )
+    study = LongDocumentStudy(output=tmp_path, models={"m": minilm_path}, cap=1024, buckets=(300, 600))
+    encoder = load(minilm_path, device="cpu")
+    rows = _measure_real(study, encoder, STRATEGIES["chunk"], task, "Toy")
+    whole, *by_length = rows
+    assert "bucket" not in whole and 0.0 <= whole["ndcg_at_10"] <= 1.0
+    assert [r["bucket"] for r in by_length] == ["0-300", "300-600", "600+"]
+    assert [r["documents"] for r in by_length] == [1, 1, 2] and [r["queries"] for r in by_length] == [1, 1, 2]
+    assert by_length[0]["length"] < 300 <= by_length[1]["length"] < 600 <= by_length[2]["length"]
+    # the whole task's time is the buckets' time, document-weighted
+    spent = sum(r["ms_per_doc"] * r["documents"] for r in by_length)
+    assert whole["ms_per_doc"] == pytest.approx(spent / 4)
+    multi = _measure_real(study, encoder, STRATEGIES["chunk-max"], task, "Toy")
+    assert [r.get("bucket") for r in multi] == [None, "0-300", "300-600", "600+"]
+
+    labelled = [r | {"model": "m", "strategy": "chunk"} for r in rows]
+    settings = {"models": {"m": minilm_path}, "strategies": {"chunk": STRATEGIES["chunk"]}, "real_tasks": ["Toy"]}
+    results = with_verdicts({"study": settings | {"kinds": [], "lengths": [], "cap": 1024}, "rows": labelled})
+    page = tmp_path / "page.md"
+    write_long_document_page(results, page)
+    text = page.read_text(encoding="utf-8")
+    assert "### Toy by document length" in text and "600+ tokens (2 docs, 2 queries)" in text
+    assert "Synthetic tasks" not in text  # none were run

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ _PROBE_TEXTS = [
 def _encoder(model: str, plan, max_length: int | None):
     from ..encode import EncodeOptions, load
 
-    encoder = load(model, device=plan.device)
+    encoder = load(model, device=plan.device, dtype=plan.dtype)
     encoder.check(EncodeOptions(max_length=max_length))  # an error naming the limit, if the model has fewer positions
     return encoder
 
@@ -93,7 +92,7 @@ def closeness_and_speed(plan, source: SourceModel, adapted: Path, record: Path) 
     from ..recipes import model_fingerprint
 
     models = {"original": model_fingerprint(source.path), "adapted": model_fingerprint(adapted)}
-    about = json.loads(json.dumps({"models": models, "evaluation": asdict(plan.evaluation)}))
+    about = {"models": models, "evaluation": plan.evaluation.stamp()}
     if record.is_file():
         kept = json.loads(record.read_text(encoding="utf-8"))
         if kept.pop("measured", None) == about:
@@ -122,6 +121,11 @@ def closeness_and_speed(plan, source: SourceModel, adapted: Path, record: Path) 
         length = [plan.max_length or ours.max_length]
         speed = [r | {"model": "original"} for r in measure_latency(original, documents, length, [1.0])]
         speed += [r | {"model": "adapted"} for r in measure_latency(ours, documents, length, list(plan.ratios))]
-    measured = {"closeness": closeness, "speed": speed, "closeness_texts": {"short": len(short), "long": len(long)}}
+    measured = {
+        "closeness": closeness,
+        "speed": speed,
+        "closeness_texts": {"short": len(short), "long": len(long)},
+        "precision": {"original": original.precision, "adapted": ours.precision},
+    }
     atomic_write_json(record, measured | {"measured": about})
     return measured

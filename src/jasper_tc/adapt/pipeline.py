@@ -18,7 +18,7 @@ from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes.evaluation import evaluate
 from ..recipes.scales import SHORT_TASK
-from ..recipes.stages import read_stage, summarize_stage
+from ..recipes.stages import stage_summary
 from .plan import STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
 from .stages import teacher_store, train_stages
@@ -66,7 +66,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             "max_length": plan.max_length,
             "ratios": list(plan.ratios),
             "stages": {
-                stage: summarize_stage(read_stage(out / "train" / stage)).to_dict()
+                stage: stage_summary(out / "train" / stage).to_dict()
                 for stage in (*STAGES, *(("long",) if plan.long_documents else ()))
             },
             "results": {"original": original, "adapted": adapted},

@@ -38,6 +38,9 @@ class AdaptPlan:
     eval_limit: int | None = None  # queries / pairs per task (None: as the suite has them)
     ratios: tuple[float, ...] = RATIOS
     device: str | None = None
+    # How the evaluations, closeness and speed encode (load's dtype): "auto" is the fastest precision within
+    # cosine 0.999 of fp32 on this machine, probed (bf16 where the CPU has bf16 units); None as saved (fp32).
+    dtype: str | None = "auto"
     # A third stage for documents past the window: texts of consecutive corpus texts joined, as many of each
     # length (``long_groups`` texts joined: about 2,500 to 32,000 tokens of Wikipedia paragraphs), read whole
     # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean.
@@ -46,12 +49,17 @@ class AdaptPlan:
     long_groups: tuple[int, ...] = (20, 40, 80, 160, 250)
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
+    def __post_init__(self) -> None:
+        from ..encode.precision import parse_precision
+
+        parse_precision(self.dtype)  # an unknown dtype is named now, not after training
+
     @property
     def evaluation(self) -> Evaluation:
         """How the original and the adapted model are measured: tasks no stage trains on, the plan's ratios."""
         return Evaluation(
             tasks=self.eval_tasks, ratios=self.ratios, limit=self.eval_limit, max_length=self.max_length,
-            device=self.device,
+            device=self.device, dtype=self.dtype,
         )  # fmt: skip
 
 

@@ -34,6 +34,10 @@ def adapt(
         typer.Option(help="A point of the design study's frontier (docs/compression-frontier.md): base, token, ..."),
     ] = "base",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(help="How evaluation and speed encode: auto (fastest within cosine 0.999 here), fp32, bf16."),
+    ] = "auto",
     overrides: Annotated[
         list[str] | None,
         typer.Argument(
@@ -67,7 +71,8 @@ def adapt(
         plan = AdaptPlan(
             model=model, corpus=corpus, output=output, text_field=text_field, max_length=max_length,
             eval_tasks=tuple(t.strip() for t in eval_tasks.split(",") if t.strip()), overrides=tuple(extra),
-            device=device, long_documents=long_documents, extra={"scale": scale, "design": design}, **sizes,
+            device=device, dtype=dtype, long_documents=long_documents, extra={"scale": scale, "design": design},
+            **sizes,
         )  # fmt: skip
         with _phase_failures():
             summary = run_adapt(plan, say=lambda text: typer.echo(text, err=True))

@@ -203,11 +203,18 @@ def long_documents_study(
     lengths: Annotated[str, typer.Option(help="Synthetic document lengths, comma-separated tokens.")] = (
         "256,512,1024,2048,4096,8192"
     ),
-    cap: Annotated[int, typer.Option(help="Tokens fit and chunk read per document.")] = 16384,
+    cap: Annotated[int, typer.Option(help="Tokens fit and chunk read per document.")] = 36864,
+    kinds: Annotated[
+        str, typer.Option(help="Synthetic tasks, comma-separated (passkey, needle); '' for the real tasks only.")
+    ] = "passkey,needle",
+    dtype: Annotated[
+        str | None, typer.Option(help="How the models encode: auto (fastest within cosine 0.999 here), fp32, bf16.")
+    ] = None,
     document_only: Annotated[bool, typer.Option(help="Rewrite the page from OUTPUT/results.json only.")] = False,
 ) -> None:
-    """Documents far past the window: truncation, compress-to-fit at two budgets and chunk-and-mean, per
-    model, on long Wikipedia articles and synthetic passkey / needle tasks; quality and time per length."""
+    """Documents far past the window: truncation, compress-to-fit, segments and chunking (mean and max), per
+    model, on two real long-document tasks (whole and by length) and synthetic passkey / needle tasks;
+    quality and time per length."""
     _offline()
     from ..studies.long_documents import LongDocumentStudy, run_long_document_study
     from ..studies.long_documents import write_page as write_long_document_page
@@ -224,7 +231,10 @@ def long_documents_study(
         sizes = tuple(int(n) for n in lengths.split(","))
     except ValueError:
         raise typer.BadParameter(f"--lengths must be comma-separated integers, got {lengths!r}") from None
-    study = LongDocumentStudy(output=output, models=models, lengths=sizes, cap=cap)
+    chosen = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    if unknown := sorted(set(chosen) - {"passkey", "needle"}):
+        raise typer.BadParameter(f"--kinds: unknown synthetic task(s) {', '.join(unknown)}; use passkey, needle")
+    study = LongDocumentStudy(output=output, models=models, lengths=sizes, cap=cap, kinds=chosen, dtype=dtype)
     with _phase_failures():
         results = run_long_document_study(study, say=lambda text: typer.echo(text, err=True))
     write_long_document_page(results, document)

@@ -100,7 +100,36 @@ def _stage_words(name: str, stage: dict) -> str:
     trains = ", ".join(stage["trainable"]) if stage["trainable"] else "everything"
     batch = stage["batch_size"] * stage.get("accumulation", 1)
     steps = f"{stage['steps']} steps of {batch} texts {ratios}"
-    return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}."
+    precision = {"bf16": "; bf16 autocast", "fp16": "; fp16 autocast"}.get(stage.get("mixed_precision", "no"), "")
+    return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}{precision}."
+
+
+def _introduction(source_name: str) -> list[str]:
+    """The card's front matter and what the model is, with how to load it."""
+    return [
+        "---",
+        "library_name: sentence-transformers",
+        "tags: [sentence-transformers, feature-extraction, jasper-tc, token-compression]",
+        f"base_model: {source_name}",
+        "---",
+        "",
+        f"# {Path(source_name).name}, compression-ready",
+        "",
+        f"`{source_name}` with a residual `jasper_mlp` in front of a parameter-free token pool, made by",
+        "`jasper-tc adapt`: every input longer than 80 tokens is shortened by a ratio chosen per call",
+        "(`int(80 + (n − 80) · ratio)` tokens) before any layer runs, so smaller ratios are faster. At ratio 1",
+        "it is meant to embed as the original does.",
+        "",
+        "```python",
+        "import jasper_tc",
+        'model = jasper_tc.load("path/to/this/folder")',
+        'vectors = model.encode(["a long document ..."], compression_ratio=0.33)',
+        "```",
+        "",
+        "It also loads with `SentenceTransformer(folder)` after `import jasper_tc` (pass",
+        "`compression_ratio=` to `encode`).",
+        "",
+    ]
 
 
 def card_text(source_name: str, summary: dict) -> str:
@@ -108,31 +137,11 @@ def card_text(source_name: str, summary: dict) -> str:
     stages = summary["stages"]
     counted = summary.get("closeness_texts", {"short": "The", "long": "the"})  # older records lack the counts
     shares = ", ".join(f"{share:.1f}% at {ratio}" for ratio, share in summary["kept_pct"].items())
+    precision = summary.get("precision", {}).get("adapted", "fp32")  # older records: fp32
     return "\n".join(
         [
-            "---",
-            "library_name: sentence-transformers",
-            "tags: [sentence-transformers, feature-extraction, jasper-tc, token-compression]",
-            f"base_model: {source_name}",
-            "---",
-            "",
-            f"# {Path(source_name).name}, compression-ready",
-            "",
-            f"`{source_name}` with a residual `jasper_mlp` in front of a parameter-free token pool, made by",
-            "`jasper-tc adapt`: every input longer than 80 tokens is shortened by a ratio chosen per call",
-            "(`int(80 + (n − 80) · ratio)` tokens) before any layer runs, so smaller ratios are faster. At ratio 1",
-            "it is meant to embed as the original does.",
-            "",
-            "```python",
-            "import jasper_tc",
-            'model = jasper_tc.load("path/to/this/folder")',
-            'vectors = model.encode(["a long document ..."], compression_ratio=0.33)',
-            "```",
-            "",
-            "It also loads with `SentenceTransformer(folder)` after `import jasper_tc` (pass",
-            "`compression_ratio=` to `encode`).",
-            "",
-            f"## Quality per ratio (inputs cut at {length} tokens; tasks no training stage read)",
+            *_introduction(source_name),
+            f"## Quality per ratio ({length} tokens at most, in {precision}; tasks no training stage read)",
             "",
             f"Mean over tasks, as a share of the original's ratio-1 score: {shares}.",
             "",
@@ -147,7 +156,7 @@ def card_text(source_name: str, summary: dict) -> str:
             "",
             _closeness_table(summary),
             "",
-            f"## Speed (ms per document at {length} tokens, this machine)",
+            f"## Speed (ms per document at {length} tokens, {precision}, this machine)",
             "",
             _speed_table(summary),
             "",

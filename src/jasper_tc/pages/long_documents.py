@@ -4,6 +4,7 @@ plots (quality and time against length)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..atomic import atomic_write_json
@@ -18,12 +19,33 @@ def _cell(rows: list[dict], **match) -> dict | None:
     return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
 
 
+def _buckets(rows: list[dict], task: str) -> list[tuple[str, int, int]]:
+    """A real task's length buckets as measured: (name, documents, queries), shortest first."""
+    seen = {
+        r["bucket"]: (r["length"], r["documents"], r["queries"]) for r in rows if r["task"] == task and r.get("bucket")
+    }
+    return [(name, d, q) for name, (_, d, q) in sorted(seen.items(), key=lambda item: item[1][0])]
+
+
+def _bucket_table(results: dict, task: str) -> str:
+    """nDCG@10 and ms per document of each model and strategy, per length bucket of a real task."""
+    rows, buckets = results["rows"], _buckets(results["rows"], task)
+    lines = []
+    for model in results["study"]["models"]:
+        for strategy in results["study"]["strategies"]:
+            cells = [_cell(rows, model=model, strategy=strategy, task=task, bucket=b) for b, _, _ in buckets]
+            quality = [f"{100 * c['ndcg_at_10']:.1f}" if c else "–" for c in cells]
+            lines.append([model, strategy, *quality, *(f"{c['ms_per_doc']:.0f}" if c else "–" for c in cells)])
+    head = [f"{b} tokens ({d} docs, {q} queries)" for b, d, q in buckets]
+    return markdown_table(["model", "strategy", *head, *(f"ms/doc {b}" for b, _, _ in buckets)], lines, text_columns=2)
+
+
 def _real_table(results: dict) -> str:
     rows, tasks = results["rows"], results["study"]["real_tasks"]
     lines = []
     for model in results["study"]["models"]:
         for strategy in results["study"]["strategies"]:
-            cells = [_cell(rows, model=model, strategy=strategy, task=t) for t in tasks]
+            cells = [_cell(rows, model=model, strategy=strategy, task=t, bucket=None) for t in tasks]
             quality = [f"{100 * c['ndcg_at_10']:.2f}" if c else "–" for c in cells]
             speed = [f"{c['ms_per_doc']:.0f}" if c else "–" for c in cells]
             lines.append([model, strategy, *quality, *speed])
@@ -58,31 +80,61 @@ def _targets(results: dict) -> str:
     return markdown_table([*head, "target met"], rows, text_columns=4)
 
 
-def _figure(results: dict, key: str, ylabel: str, log_y: bool) -> Figure:
-    styles = ["-", "--", ":", "-."]
-    panels = []
-    for kind in results["study"]["kinds"]:
-        lines = []
-        for i, model in enumerate(results["study"]["models"]):
-            for strategy in results["study"]["strategies"]:
-                points = sorted(
-                    (r["length"], r[key]) for r in results["rows"]
-                    if r["model"] == model and r["strategy"] == strategy and r["task"] == kind
-                )  # fmt: skip
-                if points:
-                    values = [100 * v if key == "ndcg_at_1" else v for _, v in points]
-                    lines.append(Line(f"{model}, {strategy}", [n for n, _ in points], values, styles[i % 4]))
-        panels.append(Panel(kind, lines, xlabel="document length (tokens)", ylabel=ylabel, xscale="log",
-                            yscale="log" if log_y else "linear"))  # fmt: skip
+def _lines(results: dict, key: str, keep: Callable[[dict], bool]) -> list[Line]:
+    """One line per model and strategy through the rows ``keep`` takes, by length."""
+    styles, lines = ["-", "--", ":", "-."], []
+    for i, model in enumerate(results["study"]["models"]):
+        for strategy in results["study"]["strategies"]:
+            points = sorted(
+                (r["length"], r[key]) for r in results["rows"]
+                if r["model"] == model and r["strategy"] == strategy and keep(r)
+            )  # fmt: skip
+            if points:
+                values = [100 * v if key.startswith("ndcg") else v for _, v in points]
+                lines.append(Line(f"{model}, {strategy}", [n for n, _ in points], values, styles[i % 4]))
+    return lines
+
+
+def _figure(results: dict, quality: bool) -> Figure:
+    """Per real task (its length buckets) and per synthetic kind: quality or time against document length."""
+    study, panels = results["study"], []
+    ylabel = {True: "nDCG@10 × 100", False: "ms per document"}[quality]
+    for task in study["real_tasks"]:
+        in_buckets = lambda r, t=task: r["task"] == t and r.get("bucket") is not None  # noqa: E731
+        lines = _lines(results, "ndcg_at_10" if quality else "ms_per_doc", in_buckets)
+        panels.append(_panel(f"{task} (by document length)", lines, ylabel, quality))
+    for kind in study["kinds"]:
+        lines = _lines(results, "ndcg_at_1" if quality else "ms_per_doc", lambda r, k=kind: r["task"] == k)
+        panels.append(_panel(kind, lines, "nDCG@1 × 100" if quality else ylabel, quality))
     return Figure(panels, panel_size=(6, 4.5), legend_size=7)
+
+
+def _panel(title: str, lines: list[Line], ylabel: str, quality: bool) -> Panel:
+    return Panel(title, lines, xlabel="document length (tokens)", ylabel=ylabel, xscale="log",
+                 yscale="linear" if quality else "log")  # fmt: skip
+
+
+def _precisions(results: dict) -> str:
+    """How each model encoded (older results: as saved, fp32)."""
+    precision = results.get("precision") or {}
+    return ", ".join(f"{model}: {precision.get(model, 'fp32')}" for model in results["study"]["models"])
+
+
+def _bucket_sections(results: dict) -> list[str]:
+    """Each real task by document length: a bucket's queries are those whose document lies in it."""
+    sections = []
+    for task in results["study"]["real_tasks"]:
+        if _buckets(results["rows"], task):
+            sections += [f"### {task} by document length", "", _bucket_table(results, task), ""]
+    return sections
 
 
 def write_long_document_page(results: dict, page: Path) -> None:
     """``page`` and, in ``<stem>/``, the two plots and a copy of the results."""
     pictures = page.parent / page.stem
     pictures.mkdir(parents=True, exist_ok=True)
-    draw(_figure(results, "ndcg_at_1", "nDCG@1 × 100", log_y=False), pictures / "quality_vs_length.png")
-    draw(_figure(results, "ms_per_doc", "ms per document", log_y=True), pictures / "time_vs_length.png")
+    draw(_figure(results, quality=True), pictures / "quality_vs_length.png")
+    draw(_figure(results, quality=False), pictures / "time_vs_length.png")
     atomic_write_json(pictures / "results.json", results)
     study = results["study"]
     strategies = ", ".join(f"`{name}` ({options})" for name, options in study["strategies"].items())
@@ -103,16 +155,22 @@ def write_long_document_page(results: dict, page: Path) -> None:
         "",
         _targets(results),
         "",
-        "## Long Wikipedia articles (a sentence from deep inside the article as the query)",
+        "## Real long documents (a sentence from deep inside the document as the query)",
+        "",
+        f"Encoded in {_precisions(results)}.",
         "",
         _real_table(results),
         "",
-        f"## Synthetic tasks (LongEmbed-style; {study['documents']} documents, {study['queries']} queries per length;"
-        " nDCG@1 × 100)",
-        "",
         "![quality vs length](" + f"{page.stem}/quality_vs_length.png)",
         "",
+        *_bucket_sections(results),
     ]
+    if study["kinds"]:
+        sections += [
+            f"## Synthetic tasks (LongEmbed-style; {study['documents']} documents, {study['queries']} queries per "
+            "length; nDCG@1 × 100)",
+            "",
+        ]
     for kind in study["kinds"]:
         sections += [f"### {kind}", "", _synthetic_table(results, kind, "ndcg_at_1"), ""]
         sections += ["ms per document:", "", _synthetic_table(results, kind, "ms_per_doc"), ""]

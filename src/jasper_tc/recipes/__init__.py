@@ -10,7 +10,7 @@ Imports ``training``, ``evaluation``, ``encode``, ``model``, ``configs``, ``reso
 from . import scales
 from .evaluation import Evaluation, evaluate, model_fingerprint
 from .scales import *  # noqa: F403 -- the shared ratios, tasks and scales, listed in its __all__
-from .stages import StageStopped, StageSummary, read_stage, run_stage, stage_config, summarize_stage
+from .stages import StageStopped, StageSummary, read_stage, run_stage, stage_config, stage_summary, summarize_stage
 
 __all__ = [
     *scales.__all__,
@@ -22,5 +22,6 @@ __all__ = [
     "read_stage",
     "run_stage",
     "stage_config",
+    "stage_summary",
     "summarize_stage",
 ]

@@ -5,8 +5,9 @@ is kept, a stopped one resumes from its checkpoint, and a stop is raised, never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ from ..configs import ConfigError, load_config, parse_config, with_changes
 from ..training.checks import LOSS_TERMS
 from ..training.config import TrainConfig, check_train_config
 from ..training.loop import train
+from ..training.precision import PRECISION_RECORD
 
-__all__ = ["StageStopped", "StageSummary", "read_stage", "run_stage", "stage_config", "summarize_stage"]
+__all__ = [
+    "StageStopped", "StageSummary", "read_stage", "run_stage", "stage_config", "stage_summary", "summarize_stage",
+]  # fmt: skip
 
 MODEL = "model"  # a stage's output model folder, under its output
 
@@ -84,6 +88,7 @@ class StageSummary:
     trainable: list[str] | None  # None: everything
     max_length: int
     mlp_init: str | None  # how a jasper_mlp inserted by this stage starts (None: none inserted)
+    mixed_precision: str = "no"  # what it trained in ("auto" resolved, where the stage recorded it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,4 +108,14 @@ def summarize_stage(config: TrainConfig) -> StageSummary:
         trainable=config.trainable,
         max_length=config.data.max_length,
         mlp_init=config.start.mlp_init if config.start.insert_jasper_mlp else None,
+        mixed_precision=config.mixed_precision,
     )
+
+
+def stage_summary(output: str | Path) -> StageSummary:
+    """The summary of the stage that trained in ``output``, with the precision it resolved ``auto`` to."""
+    summary = summarize_stage(read_stage(output))
+    ran = Path(output) / PRECISION_RECORD
+    if ran.is_file():
+        summary = replace(summary, mixed_precision=json.loads(ran.read_text(encoding="utf-8"))["mixed_precision"])
+    return summary

@@ -22,7 +22,7 @@ from ..adapt.stages import teacher_store, train_stages
 from ..adapt.texts import write_training_texts
 from ..atomic import atomic_write_json, atomic_write_text
 from ..phases import PhaseClock
-from ..recipes import LONG_TASKS, RATIOS, SHORT_TASK, evaluate, read_stage, summarize_stage
+from ..recipes import LONG_TASKS, RATIOS, SHORT_TASK, evaluate, stage_summary
 from ..results import Verdict, scores_by_task, share
 from .quickstart import english_paragraphs
 
@@ -129,7 +129,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
     out.mkdir(parents=True, exist_ok=True)
     clock = PhaseClock(say)
     source = inspect_source(MODEL)
-    base = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
+    base = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     with clock.phase("evaluate the original, pooled training-free"):
         original = evaluate(source.path, "original", out / "eval" / "original", base.evaluation)
     runs, data = {}, {}
@@ -156,12 +156,16 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
     return results
 
 
+# The studies run in fp32, as their committed figures were measured (adapt's own recipe probes the machine).
+FP32_TEACHER, FP32_STAGES = "teachers.0.dtype=null", "stages.mixed_precision=no"
+
+
 def _data(study: CompressionStudy, base: AdaptPlan, source, key: str) -> dict:
     folder = study.output / "data" / key
     limit = {"sample": study.paragraphs, "packed": study.paragraphs + PACKED_TEXTS}.get(key, study.large_paragraphs)
     plan = replace(base, corpus=_corpus(study, key), max_texts=limit)
     counts = write_training_texts(plan, folder / "texts.jsonl")
-    store = teacher_store(plan, source, folder / "texts.jsonl", folder / "teacher", [])
+    store = teacher_store(plan, source, folder / "texts.jsonl", folder / "teacher", [FP32_TEACHER])
     return {"texts": folder / "texts.jsonl", "store": store, "counts": counts}
 
 
@@ -171,14 +175,14 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     record_file = folder / "record.json"
     if record_file.is_file():
         return json.loads(record_file.read_text(encoding="utf-8"))
-    overrides = split_overrides([*study.base_overrides, *variant.overrides])
+    overrides = split_overrides([FP32_STAGES, *study.base_overrides, *variant.overrides])
     started = time.perf_counter()
     model = train_stages(base, source, data, folder, overrides, variant.stages)
     train_s = round(time.perf_counter() - started, 1)
     record = {
         "train_s": train_s,
         "texts": data["counts"],
-        "stages": {stage: summarize_stage(read_stage(folder / stage)).to_dict() for stage in variant.stages},
+        "stages": {stage: stage_summary(folder / stage).to_dict() for stage in variant.stages},
         "results": evaluate(model, variant.name, folder / "eval", base.evaluation),
     }
     atomic_write_json(record_file, record)

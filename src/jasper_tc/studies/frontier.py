@@ -113,7 +113,7 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     clock = PhaseClock(say)
     diagnosis = run_diagnosis(out, say) if study.diagnosis else None
     source = inspect_source(MODEL)
-    plan = AdaptPlan(model=MODEL, corpus=Path(), output=out, ratios=study.ratios, eval_limit=study.eval_limit)
+    plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides)
     with clock.phase("the original, pooled training-free"):
         original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)

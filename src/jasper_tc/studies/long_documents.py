@@ -56,6 +56,9 @@ class LongDocumentStudy:
     documents: int = 100
     queries: int = 50
     batch_size: int = 8
+    dtype: str | None = None  # load's dtype: None as saved (fp32); "auto" the fastest within cosine 0.999 here
+    # The real tasks' documents by length (tokens; the last bucket open): a score and a time per bucket.
+    buckets: tuple[int, ...] = (4096, 8192, 16384)
 
 
 def run_long_document_study(study: LongDocumentStudy, say: Callable[[str], None] = print) -> dict:
@@ -63,22 +66,28 @@ def run_long_document_study(study: LongDocumentStudy, say: Callable[[str], None]
     from ..encode import load
 
     clock = PhaseClock(say)
-    rows = []
+    rows, precision = [], {}
     for label, model in study.models.items():
         encoder = None
         for strategy, options in study.strategies.items():
             record = study.output / "runs" / f"{_slug(label)}__{strategy}.json"
             if not record.is_file():
-                encoder = encoder or load(model, device="cpu")
+                encoder = encoder or load(model, device="cpu", dtype=study.dtype)
                 with clock.phase(f"{label}: {strategy}"):
                     measured = _measure(study, encoder, options)
                     record.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write_json(record, measured)
             for row in json.loads(record.read_text(encoding="utf-8")):
                 rows.append(row | {"model": label, "strategy": strategy})
+        if encoder is not None:
+            precision[label] = encoder.precision
+            atomic_write_json(study.output / "runs" / f"{_slug(label)}__precision.json", precision[label])
+        elif (kept := study.output / "runs" / f"{_slug(label)}__precision.json").is_file():
+            precision[label] = json.loads(kept.read_text(encoding="utf-8"))
     results = {
         "study": {k: v for k, v in dataclasses.asdict(study).items() if k != "output"},
         "rows": rows,
+        "precision": precision,
         "timings_s": dict(clock.timings),
     }
     results = with_verdicts(results)
@@ -115,14 +124,7 @@ def _measure(study: LongDocumentStudy, encoder, options: dict) -> list[dict]:
     rows = []
     suite, root = load_suite(find_suite("local-bilingual"))
     for task in select_tasks(suite, list(study.real_tasks), prompts=False).tasks:
-        loaded = load_task(task, root)
-        documents, ms = _encode_documents(encoder, loaded.texts["documents"], study, options)
-        queries = encoder.encode(loaded.texts["queries"], show_progress_bar=False)
-        tokens = [len(ids) for ids in encoder.tokenize(loaded.texts["documents"], study.cap)[0]]
-        scores = metrics.retrieval(queries, documents, loaded.relevant)
-        rows.append(
-            {"task": task.name, "length": int(np.median(tokens)), "ndcg_at_10": scores["ndcg_at_10"], "ms_per_doc": ms}
-        )
+        rows += _measure_real(study, encoder, options, load_task(task, root), task.name)
 
     def count(text: str) -> int:
         return len(encoder.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -134,6 +136,46 @@ def _measure(study: LongDocumentStudy, encoder, options: dict) -> list[dict]:
             queries = encoder.encode(task.queries, show_progress_bar=False)
             scores = metrics.retrieval(queries, documents, task.relevant, ndcg_at=1)
             rows.append({"task": kind, "length": length, "ndcg_at_1": scores["ndcg_at_1"], "ms_per_doc": ms})
+    return rows
+
+
+def _bucket_names(edges: tuple[int, ...]) -> list[str]:
+    bounds = [0, *edges]
+    return [f"{a:,}-{b:,}" for a, b in zip(bounds, edges, strict=False)] + [f"{edges[-1]:,}+"]
+
+
+def _measure_real(study: LongDocumentStudy, encoder, options: dict, loaded, name: str) -> list[dict]:
+    """A real task as a whole, then by document length: each bucket's documents encoded (and timed) on
+    their own, each bucket scored on the queries whose relevant document lies in it, against all documents."""
+    from ..evaluation import metrics
+
+    texts = loaded.texts["documents"]
+    tokens = np.array([len(ids) for ids in encoder.tokenize(texts, study.cap)[0]])
+    bucket_of = np.searchsorted(np.array(study.buckets), tokens, side="right")
+    vectors: list = [None] * len(texts)
+    spent: dict[int, float] = {}
+    for bucket in np.unique(bucket_of):
+        members = np.flatnonzero(bucket_of == bucket)
+        encoded, ms = _encode_documents(encoder, [texts[i] for i in members], study, options)
+        spent[int(bucket)] = ms * len(members)
+        for i, vector in zip(members, encoded, strict=True):
+            vectors[i] = vector
+    documents = vectors if options.get("multi_vector") else np.stack(vectors)
+    queries = encoder.encode(loaded.texts["queries"], show_progress_bar=False)
+    whole = metrics.retrieval(queries, documents, loaded.relevant)["ndcg_at_10"]
+    total_ms = sum(spent.values()) / len(texts)
+    rows = [{"task": name, "length": int(np.median(tokens)), "ndcg_at_10": whole, "ms_per_doc": total_ms}]
+    for bucket, label in enumerate(_bucket_names(study.buckets)):
+        asked = [q for q, rel in enumerate(loaded.relevant) if bucket_of[max(rel, key=rel.get)] == bucket]
+        if bucket not in spent or not asked:
+            continue
+        scores = metrics.retrieval(queries[asked], documents, [loaded.relevant[q] for q in asked])
+        count = int(np.sum(bucket_of == bucket))
+        rows.append({
+            "task": name, "bucket": label, "length": int(np.median(tokens[bucket_of == bucket])),
+            "ndcg_at_10": scores["ndcg_at_10"], "ms_per_doc": spent[bucket] / count, "documents": count,
+            "queries": len(asked),
+        })  # fmt: skip
     return rows
 
 
@@ -154,7 +196,7 @@ def _mean(rows: list[dict], key: str, model: str, strategy: str, picks: list[dic
 
 def _families(study: dict) -> dict[str, tuple[list[dict], str]]:
     """Each real task on its own (nDCG@10), and the synthetic tasks at 4x the window and more (nDCG@1)."""
-    families = {task: ([{"task": task}], "ndcg_at_10") for task in study["real_tasks"]}
+    families = {task: ([{"task": task, "bucket": None}], "ndcg_at_10") for task in study["real_tasks"]}
     long_enough = [{"task": k, "length": n} for k in study["kinds"] for n in study["lengths"] if n >= 4 * WINDOW]
     return families | ({"synthetic": (long_enough, "ndcg_at_1")} if long_enough else {})
 

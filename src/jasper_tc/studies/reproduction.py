@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
-from ..recipes import CHINESE_TASKS, LONG_TASKS, STUDY_RATIOS, evaluate, read_stage, stage_config, summarize_stage
+from ..recipes import CHINESE_TASKS, LONG_TASKS, STUDY_RATIOS, evaluate, stage_config, stage_summary
 from ..results import scores_by_task
 from .claims import with_verdicts
 from .design import FIXED_RATIO, stage3_run
@@ -157,7 +157,7 @@ def _stage_setup(run: Path) -> dict:
     saved config; empty when the run has none (the page then leaves out what it would have said)."""
     if not (run / "config.yaml").is_file():
         return {}
-    return summarize_stage(read_stage(run)).to_dict()
+    return stage_summary(run).to_dict()
 
 
 def _scores(folder: Path) -> dict[str, dict[str, float | None]]:

@@ -155,7 +155,9 @@ class TrainConfig:
     # Take the interacting losses (similarity, InfoNCE, soft) over the whole optimizer-step batch
     # (gradient cache) instead of over each micro-batch; see ``training.objective``.
     gradient_cache: bool = False
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    # "auto": bf16 autocast where a probe measures it faster here (a GPU with bf16; a CPU with bf16 units),
+    # else fp32; see ``training.precision``.
+    mixed_precision: Literal["no", "bf16", "fp16", "auto"] = "no"
     gradient_checkpointing: bool = False
     # Turn every dropout of the model off (Qwen3 has none; BERT-like students train faster without).
     disable_dropout: bool = False

@@ -25,13 +25,14 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, atomic_write_json
 from ..configs import ConfigError
 from .checkpoints import list_checkpoints, load_checkpoint, save_checkpoint, usable_checkpoint, write_model_folder
 from .config import TrainConfig, ratio_schedule
 from .data import StepSampler, TrainData, load_data
 from .objective import MicroBatch, Objective, StepRatio, TokenTarget, run_step
 from .parameters import param_groups
+from .precision import PRECISION_RECORD, MixedPrecisionChoice, make_accelerator
 from .runlog import RunLog
 from .start import build_start, load_token_teacher
 from .telemetry import StepClock, share, step_record
@@ -143,6 +144,7 @@ class _Run:
     total: int
     prompts: dict[str, str]  # the model's prompts, name -> text
     token_target: TokenTarget | None = None  # the token-level term's frozen teacher, when the loss has one
+    precision: MixedPrecisionChoice | None = None  # what it trains in, and why
 
 
 def _read(run: _Run, step: int) -> list[MicroBatch]:
@@ -161,16 +163,10 @@ def _read(run: _Run, step: int) -> list[MicroBatch]:
 
 def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Run:
     """Model, data, sampler, objective, optimizer and schedule of a stage, under this process's launch."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
     from transformers import get_scheduler
 
-    # accelerate keeps one state per process; stages run one after another in a process (the quickstart,
-    # a notebook) may differ in precision, so start each from a fresh state (the process group is kept).
-    AcceleratorState._reset_state()
-    # cpu=True where there is no GPU: accelerate only forms a multi-process CPU (gloo) group when told so.
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+    accelerator, precision = make_accelerator(config.mixed_precision)
     _check_launch(accelerator, config, source)
     set_seed(config.seed)
     model, tokenizer = build_start(config, source)
@@ -199,7 +195,7 @@ def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Ru
     prompts = dict(student.config.prompts or {})
     return _Run(
         config, accelerator, model, tokenizer, data, sampler, optimizer, scheduler, objective, total, prompts,
-        token_target,
+        token_target, precision,
     )  # fmt: skip
 
 
@@ -255,9 +251,13 @@ def train(
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(output / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).encode())
+        ran = {"mixed_precision": run.precision.setting, "reason": run.precision.reason}
+        atomic_write_json(output / PRECISION_RECORD, ran)
     log = RunLog(output, main=accelerator.is_main_process, total=run.total, start=step, tensorboard=config.tensorboard)
     for note in run.data.notes():
         log.message(note)
+    if config.mixed_precision == "auto":
+        log.message(f"mixed_precision auto: {run.precision.setting} ({run.precision.reason})")
     log.message(
         f"{len(run.data)} rows, {run.sampler.steps_per_epoch} steps per epoch of {run.sampler.global_batch} rows; "
         f"steps {step}..{run.total}"

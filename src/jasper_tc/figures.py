@@ -44,6 +44,7 @@ class Figure:
     panel_size: tuple[float, float] = (5.5, 4.2)
     legend_size: int = 8
     legend_columns: int = 1
+    legend_outside: bool = False  # right of each panel, for many lines that would hide the data
 
 
 def pyplot():
@@ -56,7 +57,7 @@ def pyplot():
     return plt
 
 
-def _draw_panel(ax, panel: Panel, legend_size: int, legend_columns: int) -> None:
+def _draw_panel(ax, panel: Panel, legend_size: int, legend_columns: int, outside: bool = False) -> None:
     if panel.reference is not None:
         label, value = panel.reference
         ax.axhline(value, color="grey", linestyle=":", label=label)
@@ -68,7 +69,8 @@ def _draw_panel(ax, panel: Panel, legend_size: int, legend_columns: int) -> None
         ax.invert_xaxis()
     ax.grid(alpha=0.3)
     if panel.lines or panel.reference:
-        ax.legend(fontsize=legend_size, ncol=legend_columns)
+        place = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)} if outside else {}
+        ax.legend(fontsize=legend_size, ncol=legend_columns, **place)
 
 
 def draw(figure: Figure, path: str | Path) -> None:
@@ -79,7 +81,7 @@ def draw(figure: Figure, path: str | Path) -> None:
     width, height = figure.panel_size
     fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
     for ax, panel in zip(axes.flat, figure.panels):
-        _draw_panel(ax, panel, figure.legend_size, figure.legend_columns)
+        _draw_panel(ax, panel, figure.legend_size, figure.legend_columns, figure.legend_outside)
     for ax in list(axes.flat)[len(figure.panels) :]:
         ax.set_visible(False)
     if figure.title:

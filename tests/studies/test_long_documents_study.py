@@ -105,3 +105,18 @@ def test_a_real_task_is_scored_whole_and_by_document_length(minilm_path, tmp_pat
     text = page.read_text(encoding="utf-8")
     assert "### Toy by document length" in text and "600+ tokens (2 docs, 2 queries)" in text
     assert "Synthetic tasks" not in text  # none were run
+
+
+def test_the_judge_prefers_a_strategy_within_the_time_allowed():
+    from jasper_tc.studies.long_documents import judge
+
+    strategies = {"segments-max-512": {"long_inputs": "segments", "multi_vector": True},
+                  "segments-max-1024": {"long_inputs": "segments", "multi_vector": True}, "chunk-max": {}}  # fmt: skip
+    study = {"models": {"m": "p"}, "strategies": strategies, "real_tasks": ["T"], "kinds": [], "lengths": []}
+    figures = {"segments-max-512": (0.95, 60.0), "segments-max-1024": (0.945, 40.0), "chunk-max": (0.95, 100.0)}
+    rows = [
+        {"model": "m", "strategy": s, "task": "T", "ndcg_at_10": q, "ms_per_doc": t} for s, (q, t) in figures.items()
+    ]
+    verdict = judge({"study": study, "rows": rows})[0]
+    # the better one takes 0.6 of chunk-max's time (over half); the one within half is 0.5 points lower
+    assert verdict.figures["strategy"] == "segments-max-1024" and verdict.holds is True

@@ -144,13 +144,12 @@ def encode_shards(
         disable=not show_progress_bar or (not ranks.is_main and ranks.world > 8),
     )
     for shard, ids, texts in iter_shards(corpus, todo, target.shard_rows):
-        parts = [
-            encoder.encode(texts[i : i + chunk_rows], options, show_progress_bar=False)
-            for i in range(0, len(texts), chunk_rows)
-        ]
+        parts = []
+        for i in range(0, len(texts), chunk_rows):  # the bar moves per chunk: long texts take minutes a shard
+            parts.append(encoder.encode(texts[i : i + chunk_rows], options, show_progress_bar=False))
+            progress.update(len(parts[-1]))
         vectors = np.concatenate(parts).astype(target.dtype)
         write_shard(target.path, shard, shard * target.shard_rows, vectors, ids=ids, format=target.format)
-        progress.update(len(texts))
     progress.close()
 
 

@@ -100,6 +100,9 @@ def _stage_words(name: str, stage: dict) -> str:
     trains = ", ".join(stage["trainable"]) if stage["trainable"] else "everything"
     batch = stage["batch_size"] * stage.get("accumulation", 1)
     steps = f"{stage['steps']} steps of {batch} texts {ratios}"
+    if compression.get("fit_positions"):
+        fit = compression["fit_positions"]
+        steps += f", each text of up to {stage['max_length']:,} tokens compressed to fit {fit} positions"
     precision = {"bf16": "; bf16 autocast", "fp16": "; fp16 autocast"}.get(stage.get("mixed_precision", "no"), "")
     return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}{precision}."
 
@@ -167,7 +170,9 @@ def card_text(source_name: str, summary: dict) -> str:
             f"- Training texts: {texts['documents']} documents of `{summary['corpus']}` and {texts['short_texts']}",
             "  short texts (their first sentences), embedded by the original model at ratio 1 as the targets.",
             *(_stage_words(name, stage) for name, stage in stages.items()),
-            "- Time per phase (s): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items()) + ".",
+            "- Time per phase (s; a phase kept from an earlier run of the command counts 0): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings_s"].items())
+            + ".",
             "- The license is the base model's.",
             "",
         ]

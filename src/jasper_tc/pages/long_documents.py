@@ -106,7 +106,7 @@ def _figure(results: dict, quality: bool) -> Figure:
     for kind in study["kinds"]:
         lines = _lines(results, "ndcg_at_1" if quality else "ms_per_doc", lambda r, k=kind: r["task"] == k)
         panels.append(_panel(kind, lines, "nDCG@1 × 100" if quality else ylabel, quality))
-    return Figure(panels, panel_size=(6, 4.5), legend_size=7)
+    return Figure(panels, panel_size=(8.5, 4.8), legend_size=7, legend_outside=True)
 
 
 def _panel(title: str, lines: list[Line], ylabel: str, quality: bool) -> Panel:

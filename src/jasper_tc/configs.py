@@ -135,7 +135,8 @@ def _convert(hint: Any, value: Any, key: str, problems: list[str]) -> Any:
         return None
     if origin is Literal:
         if value not in args:
-            problems.append(f"{key}: {value!r} is not one of {', '.join(repr(a) for a in args)}")
+            tip = " (YAML reads a bare no/yes/off/on as a boolean: quote it)" if isinstance(value, bool) else ""
+            problems.append(f"{key}: {value!r} is not one of {', '.join(repr(a) for a in args)}{tip}")
         return value
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{key}.", problems)

@@ -60,3 +60,10 @@ def test_a_stage_in_auto_trains_in_what_the_probe_picked_and_records_it(tiny_wor
     assert "mixed_precision auto: bf16 (a training step of a probe layer ran 2.00x" in said.out + said.err
     # the config it resumes against still says auto: a run on another machine may probe differently
     assert "mixed_precision: auto" in (output / "config.yaml").read_text()
+
+
+def test_a_bare_yaml_no_is_named_with_the_fix(tiny_world, tmp_path):
+    from jasper_tc.configs import ConfigError
+
+    with pytest.raises(ConfigError, match="mixed_precision: False is not one of .* quote it"):
+        parse_config(TrainConfig, tiny_world.config(tmp_path / "run", mixed_precision=False), "test")

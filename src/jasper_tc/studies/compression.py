@@ -157,7 +157,7 @@ def run_compression_study(study: CompressionStudy, say: Callable[[str], None] = 
 
 
 # The studies run in fp32, as their committed figures were measured (adapt's own recipe probes the machine).
-FP32_TEACHER, FP32_STAGES = "teachers.0.dtype=null", "stages.mixed_precision=no"
+FP32_TEACHER, FP32_STAGES = "teachers.0.dtype=null", "stages.mixed_precision='no'"  # quoted: YAML reads no as false
 
 
 def _data(study: CompressionStudy, base: AdaptPlan, source, key: str) -> dict:

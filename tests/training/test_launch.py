@@ -105,3 +105,21 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tiny_world, tmp_path):
     steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
     assert steps == list(range(1, 61))
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+def test_two_processes_in_mixed_precision_auto_share_rank_0s_choice(tiny_world, tmp_path):
+    """Under several processes the probe runs on rank 0 and its choice is broadcast: the launch trains,
+    says once what it picked, and records it."""
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(tiny_world.config(tmp_path / "auto", mixed_precision="auto", steps=2, batch_size=2)))
+    process = launch(
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+        "-m", "jasper_tc", "train", str(path), cwd=tmp_path,
+    )  # fmt: skip
+    out, _ = process.communicate(timeout=600)
+    said = out.decode()
+    assert process.returncode == 0, said[-3000:]
+    assert said.count("mixed_precision auto:") == 1
+    recorded = json.loads((tmp_path / "auto" / "precision.json").read_text())
+    assert recorded["mixed_precision"] in ("no", "bf16") and "probe layer" in recorded["reason"]
+    assert (tmp_path / "auto" / "model" / "model.safetensors").is_file()

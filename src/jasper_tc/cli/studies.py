@@ -231,6 +231,12 @@ def long_documents_study(
         sizes = tuple(int(n) for n in lengths.split(","))
     except ValueError:
         raise typer.BadParameter(f"--lengths must be comma-separated integers, got {lengths!r}") from None
+    from ..encode.precision import parse_precision
+
+    try:
+        parse_precision(dtype)  # named now, not after the first model loads
+    except ValueError as error:
+        raise typer.BadParameter(f"--dtype: {error}") from None
     chosen = tuple(k.strip() for k in kinds.split(",") if k.strip())
     if unknown := sorted(set(chosen) - {"passkey", "needle"}):
         raise typer.BadParameter(f"--kinds: unknown synthetic task(s) {', '.join(unknown)}; use passkey, needle")

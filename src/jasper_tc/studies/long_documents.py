@@ -69,7 +69,7 @@ def run_long_document_study(study: LongDocumentStudy, say: Callable[[str], None]
     from ..encode import load
 
     clock = PhaseClock(say)
-    rows, precision = [], {}
+    rows = []
     for label, model in study.models.items():
         encoder = None
         for strategy, options in study.strategies.items():
@@ -77,20 +77,15 @@ def run_long_document_study(study: LongDocumentStudy, say: Callable[[str], None]
             if not record.is_file():
                 encoder = encoder or load(model, device="cpu", dtype=study.dtype)
                 with clock.phase(f"{label}: {strategy}"):
-                    measured = _measure(study, encoder, options)
+                    measured = [row | {"precision": encoder.precision} for row in _measure(study, encoder, options)]
                     record.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write_json(record, measured)
             for row in json.loads(record.read_text(encoding="utf-8")):
                 rows.append(row | {"model": label, "strategy": strategy})
-        if encoder is not None:
-            precision[label] = encoder.precision
-            atomic_write_json(study.output / "runs" / f"{_slug(label)}__precision.json", precision[label])
-        elif (kept := study.output / "runs" / f"{_slug(label)}__precision.json").is_file():
-            precision[label] = json.loads(kept.read_text(encoding="utf-8"))
     results = {
         "study": {k: v for k, v in dataclasses.asdict(study).items() if k != "output"},
         "rows": rows,
-        "precision": precision,
+        "precision": {row["model"]: row["precision"] for row in rows if "precision" in row},
         "timings_s": dict(clock.timings),
     }
     results = with_verdicts(results)

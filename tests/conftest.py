@@ -9,7 +9,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers reads it: te
 import pytest
 import torch
 
-from .helpers import tiny_qwen3_config
+from .helpers import QWEN3_TOKENIZER, SHARED, tiny_qwen3_config
+
+
+def pytest_sessionstart(session) -> None:
+    """The tests read development material beside the project (never on a user's machine): without it,
+    one message instead of a hundred errors naming a tokenizer path."""
+    if not QWEN3_TOKENIZER.is_dir():
+        pytest.exit(
+            f"the tests read development material from {SHARED} (the Qwen3 tokenizer, the full evaluation and "
+            "training sets), which is not there: run them from a clone that has ../shared beside it",
+            returncode=4,
+        )
+
 
 torch.set_num_threads(2)
 

@@ -3,13 +3,33 @@ judged from the results; the page written from them."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from jasper_tc.studies.frontier import DESIGNS, FrontierStudy, judge, points, run_frontier_study, write_page
 
-pytestmark = pytest.mark.slow
+COMMITTED = Path(__file__).parents[2] / "docs" / "compression-frontier" / "results.json"
 
 
+def test_a_run_added_in_a_later_sitting_is_timed_against_that_sittings_original(tmp_path):
+    results = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    later = dict(results["runs"]["token"])  # the same run, as if timed when the machine ran twice as fast
+    later["speed"] = [row | {"ms_per_doc": row["ms_per_doc"] / 2} for row in later["speed"]]
+    later["speed_reference"] = [row | {"ms_per_doc": row["ms_per_doc"] / 2} for row in results["original_speed"]]
+    results["runs"]["token-later"] = later
+    results["variants"].append(results["variants"][0] | {"name": "token-later"})
+    found = {(p["run"], p["ratio"]): p for p in points(results)}
+    for ratio in (0.5, 0.2):
+        assert found[("token-later", ratio)]["speed_up"] == pytest.approx(found[("token", ratio)]["speed_up"])
+    page = tmp_path / "frontier.md"
+    write_page(results, page)
+    assert "Runs `token-later` were timed in an earlier sitting" in page.read_text()
+
+
+@pytest.mark.slow
 def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
     chosen = tuple(v for v in DESIGNS if v.name in ("base", "after-1-no-mlp", "scored"))
     study = FrontierStudy(
@@ -31,3 +51,9 @@ def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
     assert write_page(results, page)["verdicts"] == results["verdicts"]
     assert (tmp_path / "frontier" / "frontier.png").stat().st_size > 10_000
     assert "`after-1-no-mlp`" in page.read_text()
+    again = dataclasses.replace(study, variants=chosen[:1], earlier=results)  # --add: base again, the rest kept
+    added = run_frontier_study(again, say=lambda _: None)
+    assert set(added["runs"]) == {"base", "after-1-no-mlp", "scored"}
+    assert {v["name"] for v in added["variants"]} == {"base", "after-1-no-mlp", "scored"}
+    assert added["runs"]["scored"]["speed_reference"] == results["original_speed"]
+    assert added["runs"]["base"]["speed_reference"] == added["original_speed"]

@@ -47,6 +47,16 @@ DESIGNS = {
             (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN, *X3),
         ),
         Design("token-x3", "token at three times the steps (300 + 900)", (ENDS, TOKEN, *X3)),
+        Design(
+            "ends-no-mlp-token",
+            "the pool on the input, ends kept, no MLP (the backbone learns), + the token term",
+            (ENDS, *NO_MLP, TOKEN),
+        ),
+        Design(
+            "ends-no-mlp-token-x3",
+            "ends-no-mlp-token at three times the steps (300 + 900)",
+            (ENDS, *NO_MLP, TOKEN, *X3),
+        ),
     )
 }
 

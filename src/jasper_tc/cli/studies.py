@@ -151,6 +151,13 @@ def compression_study(
     document_only: Annotated[
         bool, typer.Option(help="Rewrite the page from OUTPUT/results.json without running anything.")
     ] = False,
+    add: Annotated[
+        bool,
+        typer.Option(
+            help="With --design: keep the page's runs (and diagnosis) that this run does not train, each with the "
+            "speed-ups of its own run."
+        ),
+    ] = False,
 ) -> None:
     """What makes training the compressor lose quality, and what fixes it: one run per question (what
     trains, the MLP's start, data, learning rate, loss, stages), all evaluated alike. With --design: the
@@ -168,7 +175,8 @@ def compression_study(
     if document_only:
         return _page_from_results(output, document, chosen.write_page)
     if design:
-        study = chosen.FrontierStudy(output=output, variants=_chosen_variants(chosen.DESIGNS, only))
+        earlier = _page_results(document) if add else None
+        study = chosen.FrontierStudy(output=output, variants=_chosen_variants(chosen.DESIGNS, only), earlier=earlier)
         run = chosen.run_frontier_study
     else:
         variants = _chosen_variants(chosen.VARIANTS, only)
@@ -178,6 +186,14 @@ def compression_study(
         results = run(study, say=lambda text: typer.echo(text, err=True))
     chosen.write_page(results, document)
     typer.echo(f"wrote {document}")
+
+
+def _page_results(document: Path) -> dict:
+    """The results a page was written from (``<page stem>/results.json`` beside it), or a usage error."""
+    found = document.parent / document.stem / "results.json"
+    if not found.is_file():
+        raise typer.BadParameter(f"--add: {found} does not exist (there is no earlier run to add to)")
+    return json.loads(found.read_text(encoding="utf-8"))
 
 
 def _chosen_variants(variants: tuple, only: str | None) -> tuple:

@@ -101,6 +101,20 @@ def _figure(results: dict) -> Figure:
     return Figure([panel], panel_size=(8, 5.5), legend_size=7)
 
 
+def _sittings_line(results: dict) -> list[str]:
+    """A line when runs were added in later sittings (``--add``): each run's speed-ups are against the original
+    timed in its own sitting, never across sittings."""
+    added = [n for n, r in results["runs"].items() if r.get("speed_reference", results["original_speed"]) !=
+             results["original_speed"]]  # fmt: skip
+    if not added:
+        return []
+    names = ", ".join(f"`{n}`" for n in added)
+    return [
+        f"Runs {names} were timed in an earlier sitting than the rest: each run's speed-ups are against the original",
+        "model timed in the same rounds as that run.",
+    ]
+
+
 def write_frontier_page(results: dict, page: Path) -> None:
     """``page`` and, in ``<stem>/``, its plot and the results it was written from."""
     pictures = page.parent / page.stem
@@ -119,6 +133,7 @@ def write_frontier_page(results: dict, page: Path) -> None:
         f"speed: ms per 256-token document measured on this machine ({cores} CPU cores) in the same run, as a",
         "speed-up over the original model at ratio 1; in brackets, the same design's modelled speed-up on the",
         "release's 600M backbone for a 1,024-token input (multiply-adds against the backbone alone at ratio 1).",
+        *_sittings_line(results),
         "",
         "## The bars",
         "",

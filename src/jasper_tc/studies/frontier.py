@@ -45,6 +45,7 @@ class FrontierStudy:
     eval_limit: int | None = None
     diagnosis: bool = True
     extra: dict = field(default_factory=dict)
+    earlier: dict | None = None  # an earlier run's results.json: its runs not trained again are kept (see _kept)
 
 
 def _speeds(models: dict[str, str | Path], study: FrontierStudy) -> dict[str, list[dict]]:
@@ -111,7 +112,8 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     out = study.output
     out.mkdir(parents=True, exist_ok=True)
     clock = PhaseClock(say)
-    diagnosis = run_diagnosis(out, say) if study.diagnosis else None
+    earlier = study.earlier or {}
+    diagnosis = run_diagnosis(out, say) if study.diagnosis and not earlier.get("diagnosis") else None
     source = inspect_source(MODEL)
     plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides)
@@ -126,14 +128,15 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     with clock.phase("speed: every model, alternating rounds"):
         speeds = _speeds({"original": source.path, **{v.name: _model(study, v) for v in study.variants}}, study)
     for name, run in runs.items():
-        run["speed"] = speeds[name]
+        run["speed"], run["speed_reference"] = speeds[name], speeds["original"]
     results = {
-        "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants")} | {"model": MODEL},
-        "variants": [asdict(v) for v in study.variants],
-        "diagnosis": diagnosis,
+        "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants", "earlier")}
+        | {"model": MODEL},
+        "variants": _kept(earlier, runs, "variants") + [asdict(v) for v in study.variants],
+        "diagnosis": diagnosis or earlier.get("diagnosis"),
         "original": original,
         "original_speed": speeds["original"],
-        "runs": runs,
+        "runs": {name: _earlier_run(earlier, name) for name in earlier.get("runs", {}) if name not in runs} | runs,
         "timings_s": dict(clock.timings),
         "machine": {"cpu_count": os.cpu_count()},
     }
@@ -142,15 +145,29 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     return results
 
 
+def _kept(earlier: dict, runs: dict, key: str) -> list[dict]:
+    """The entries of ``earlier[key]`` for runs this study does not train again."""
+    return [entry for entry in earlier.get(key, []) if entry["name"] not in runs]
+
+
+def _earlier_run(earlier: dict, name: str) -> dict:
+    """A run kept from an earlier study: its speed-ups stay measured against that study's own original, timed
+    in the same rounds as the run (speeds from different sittings of a noisy machine are not compared)."""
+    run = dict(earlier["runs"][name])
+    run.setdefault("speed_reference", earlier["original_speed"])
+    return run
+
+
 def points(results: dict, length: int = 256) -> list[dict]:
     """Every (run, ratio): its share of the original's ratio-1 score on the held-out task and on the long tasks,
     and its speed-up over the original at ratio 1, at ``length`` tokens."""
     original = scores_by_task(results["original"])
-    base_ms = next(r["ms_per_doc"] for r in results["original_speed"] if r["length"] == length and r["ratio"] == 1.0)
     found = []
     for name, run in {"original (training-free)": {"results": results["original"], "speed": results["original_speed"]},
                       **results["runs"]}.items():  # fmt: skip
         scores = scores_by_task(run["results"])
+        reference = run.get("speed_reference") or results["original_speed"]
+        base_ms = next(r["ms_per_doc"] for r in reference if r["length"] == length and r["ratio"] == 1.0)
         for row in run["speed"]:
             if row["length"] == length:
                 ratio = row["ratio"]

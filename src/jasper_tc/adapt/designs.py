@@ -13,6 +13,7 @@ __all__ = ["DESIGNS", "Design", "design_overrides"]
 
 AFTER = "fixed.start.compress_after_layer"
 ENDS = "fixed.start.compress_keep_ends=1"
+WIDE_ENDS = "fixed.start.compress_keep_ends=39"  # the most a threshold of 80 allows: 2 x 39 < 80
 NO_MLP = ("fixed.start.insert_jasper_mlp=false", "stages.optimizer.lr_by_pattern=null")
 SCORED = (
     "fixed.start.compress_pool=scored",
@@ -56,6 +57,12 @@ DESIGNS = {
             "ends-no-mlp-token-x3",
             "ends-no-mlp-token at three times the steps (300 + 900)",
             (ENDS, *NO_MLP, TOKEN, *X3),
+        ),
+        Design(
+            "wide-ends-no-mlp-token",
+            "39 tokens at each end keep a place of their own (the same budget; the middle pooled coarser), no MLP, "
+            "+ the token term",
+            (WIDE_ENDS, *NO_MLP, TOKEN),
         ),
     )
 }

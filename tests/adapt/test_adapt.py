@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from jasper_tc.adapt import AdaptPlan, UnsupportedModel, inspect_source, split_overrides
@@ -150,4 +151,25 @@ def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(m
     plan = seen["plan"]
     assert plan.overrides == (*DESIGNS["token"].overrides, "dynamic.steps=5") and plan.extra["design"] == "token"
     result = CliRunner().invoke(app, [*args, "--design", "fastest"])
-    assert result.exit_code == 2 and "unknown design 'fastest'; one of: base, after-1-no-mlp" in result.output
+    assert result.exit_code == 2 and "unknown design 'fastest'; one of: wide-ends-no-mlp-token, " in result.output
+
+
+def test_the_shipped_recipe_is_the_default_design_and_base_restores_the_earlier_one():
+    from jasper_tc.adapt.designs import DESIGNS
+    from jasper_tc.configs import apply_overrides
+    from jasper_tc.resources import CONFIGS
+
+    def stage(name: str, design: str) -> dict:
+        data = yaml.safe_load((CONFIGS / "adapt" / f"{name}.yaml").read_text(encoding="utf-8"))
+        ours = [o.split(".", 1)[1] for o in DESIGNS[design].overrides if o.split(".", 1)[0] in (name, "stages")]
+        return apply_overrides(data, ours)
+
+    assert DESIGNS["wide-ends-no-mlp-token"].overrides == ()
+    fixed = stage("fixed", "wide-ends-no-mlp-token")
+    assert not fixed["start"]["insert_jasper_mlp"] and fixed["start"]["compress_keep_ends"] == 39
+    assert fixed["loss"] == {"cosine": 10, "token": 10} and "lr_by_pattern" not in fixed["optimizer"]
+    base = stage("fixed", "base")
+    assert base["start"]["insert_jasper_mlp"] and base["start"]["mlp_init"] == "residual"
+    assert base["start"]["compress_keep_ends"] == 0 and base["loss"]["token"] == 0
+    assert base["optimizer"]["lr_by_pattern"] == {"jasper_mlp.*": 1.0e-3}
+    assert stage("dynamic", "base")["optimizer"]["lr_by_pattern"] == {"jasper_mlp.*": 1.0e-3}

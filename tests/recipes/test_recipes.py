@@ -47,6 +47,7 @@ def test_stage_changes_are_typed_and_the_recipes_keys_are_not_overridable(tmp_pa
         "data.teacher_store": store,
         "data.corpus.path": corpus,
         "data.max_length": 128,
+        "data.token_teacher": Path(tiny_qwen3_checkpoint),  # the recipe's token-level term targets it
     }
     config = stage_config(TEMPLATE, changes, ["steps=7"])
     assert (config.steps, config.data.max_length, config.output) == (7, 128, str(tmp_path / "out"))

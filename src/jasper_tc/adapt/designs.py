@@ -1,19 +1,27 @@
 """Other points of the quality-speed frontier: what ``jasper-tc adapt --design NAME`` trains instead.
 
-Each design is the shipped recipe with a few overrides, and each is a run of the design study
-(``jasper-tc compression-study --design``, docs/compression-frontier.md), which measures its share of the
-original's quality at every ratio against its measured speed, so that a user picks a point by its figures.
+The shipped recipe is the design ``wide-ends-no-mlp-token``. Each other design is the earlier recipe (a
+residual ``jasper_mlp``, the release's pool, the embedding loss alone: ``EARLIER``) with a few overrides.
+Each is a run of the design study (``jasper-tc compression-study --design``, docs/compression-frontier.md),
+which measures its share of the original's quality at every ratio against its measured speed, so that a
+user picks a point by its figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DESIGNS", "Design", "design_overrides"]
+__all__ = ["DEFAULT", "DESIGNS", "EARLIER", "Design", "design_overrides"]
 
+EARLIER = (  # the recipe before wide-ends-no-mlp-token became the shipped one
+    "fixed.start.insert_jasper_mlp=true",
+    "fixed.start.mlp_init=residual",
+    "fixed.start.compress_keep_ends=0",
+    "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3}",
+    "stages.loss.token=0",
+)
 AFTER = "fixed.start.compress_after_layer"
 ENDS = "fixed.start.compress_keep_ends=1"
-WIDE_ENDS = "fixed.start.compress_keep_ends=39"  # the most a threshold of 80 allows: 2 x 39 < 80
 NO_MLP = ("fixed.start.insert_jasper_mlp=false", "stages.optimizer.lr_by_pattern=null")
 SCORED = (
     "fixed.start.compress_pool=scored",
@@ -30,42 +38,45 @@ class Design:
     overrides: tuple[str, ...] = ()
 
 
+def _earlier(name: str, change: str, *overrides: str) -> Design:
+    """A design measured when the earlier recipe was the shipped one: that recipe, then its own change."""
+    return Design(name, change, (*EARLIER, *overrides))
+
+
+DEFAULT = "wide-ends-no-mlp-token"
 DESIGNS = {
     d.name: d
     for d in (
-        Design("base", "the recipe as it is: the pool on the input, a residual jasper_mlp"),
-        Design("after-1-no-mlp", "the pool after layer 1, ends kept, no MLP", (ENDS, f"{AFTER}=1", *NO_MLP)),
-        Design("token", "ends kept, + the token-level term (weight 10)", (ENDS, TOKEN)),
-        Design("ends", "[CLS] and [SEP] kept out of the pool", (ENDS,)),
         Design(
-            "after-1-token", "after layer 1, ends kept, no MLP, + the token term", (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN)
+            DEFAULT,
+            "the shipped recipe: 39 tokens at each end keep a place of their own (the same budget; the middle pooled "
+            "coarser), no MLP, + the token term",
         ),
-        Design("ends-no-mlp", "the pool on the input, ends kept, no MLP (the backbone learns)", (ENDS, *NO_MLP)),
-        Design("scored", "ends kept, a scored pool (per-token weights, zero at start)", (ENDS, *SCORED)),
-        Design(
+        Design("wide-ends-no-mlp-token-x3", "wide-ends-no-mlp-token at three times the steps (300 + 900)", X3),
+        _earlier("base", "the earlier recipe: the pool on the input, a residual jasper_mlp"),
+        _earlier("after-1-no-mlp", "the pool after layer 1, ends kept, no MLP", ENDS, f"{AFTER}=1", *NO_MLP),
+        _earlier("token", "ends kept, + the token-level term (weight 10)", ENDS, TOKEN),
+        _earlier("ends", "[CLS] and [SEP] kept out of the pool", ENDS),
+        _earlier(
+            "after-1-token", "after layer 1, ends kept, no MLP, + the token term", ENDS, f"{AFTER}=1", *NO_MLP, TOKEN
+        ),
+        _earlier("ends-no-mlp", "the pool on the input, ends kept, no MLP (the backbone learns)", ENDS, *NO_MLP),
+        _earlier("scored", "ends kept, a scored pool (per-token weights, zero at start)", ENDS, *SCORED),
+        _earlier(
             "after-1-token-x3",
             "after-1-token at three times the steps (300 + 900)",
-            (ENDS, f"{AFTER}=1", *NO_MLP, TOKEN, *X3),
+            ENDS, f"{AFTER}=1", *NO_MLP, TOKEN, *X3,
         ),
-        Design("token-x3", "token at three times the steps (300 + 900)", (ENDS, TOKEN, *X3)),
-        Design(
+        _earlier("token-x3", "token at three times the steps (300 + 900)", ENDS, TOKEN, *X3),
+        _earlier(
             "ends-no-mlp-token",
             "the pool on the input, ends kept, no MLP (the backbone learns), + the token term",
-            (ENDS, *NO_MLP, TOKEN),
+            ENDS, *NO_MLP, TOKEN,
         ),
-        Design(
-            "ends-no-mlp-token-x3",
-            "ends-no-mlp-token at three times the steps (300 + 900)",
-            (ENDS, *NO_MLP, TOKEN, *X3),
-        ),
-        Design(
-            "wide-ends-no-mlp-token",
-            "39 tokens at each end keep a place of their own (the same budget; the middle pooled coarser), no MLP, "
-            "+ the token term",
-            (WIDE_ENDS, *NO_MLP, TOKEN),
-        ),
+        _earlier("ends-no-mlp-token-x3", "ends-no-mlp-token at three times the steps (300 + 900)",
+                 ENDS, *NO_MLP, TOKEN, *X3),
     )
-}
+}  # fmt: skip
 
 
 def design_overrides(name: str) -> tuple[str, ...]:

@@ -1,15 +1,17 @@
 """``jasper-tc adapt``: any mean-pooled embedding model made compression-ready, phase by phase.
 
-The model embeds the training texts at ratio 1 (its own teacher, the existing store); a residual
-``jasper_mlp`` whose output starts at zero goes in front of the pool, so that the model at step 0 *is*
-the original pooled training-free; one stage trains at a fixed ratio, one at ratios drawn per step
-(Algorithm 2). Then the original and the adapted model are evaluated at every ratio on tasks no stage
-trained on, and the model card says what was measured. Every phase leaves a finished artefact and is
-skipped when it is there; the stages resume from their checkpoints.
+The model embeds the training texts at ratio 1 (its own teacher, the existing store); the model itself
+learns to read the pool (nothing is added in front of it, so that at step 0 it *is* the original pooled
+training-free; ``--design base`` puts the earlier recipe's residual ``jasper_mlp`` there instead); one
+stage trains at a fixed ratio, one at ratios drawn per step (Algorithm 2). Then the original and the
+adapted model are evaluated at every ratio on tasks no stage trained on, and the model card says what
+was measured. Every phase leaves a finished artefact and is skipped when it is there; the stages resume
+from their checkpoints.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +21,7 @@ from ..phases import PhaseClock
 from ..recipes.evaluation import evaluate
 from ..recipes.scales import SHORT_TASK
 from ..recipes.stages import stage_summary
+from .designs import DEFAULT
 from .plan import STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
 from .stages import teacher_store, train_stages
@@ -48,7 +51,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
     with clock.phase("teacher store: the model itself at ratio 1"):
         data = {"texts": out / "data" / "texts.jsonl"}
         data["store"] = teacher_store(plan, source, data["texts"], out / "teacher", overrides["teach"])
-    with clock.phase("train: a residual jasper_mlp, at a fixed ratio, then at ratios drawn per step"):
+    with clock.phase("train: at a fixed ratio, then at ratios drawn per step"):
         model = train_stages(plan, source, data, out / "train", overrides)
     if plan.long_documents:
         model = _long_stage(plan, source, clock, overrides, model)
@@ -72,8 +75,10 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             "results": {"original": original, "adapted": adapted},
             "kept_pct": kept_shares({"original": original, "adapted": adapted}, list(plan.ratios)),
             "short_task": SHORT_TASK,
+            "jasper_mlp": _uses_mlp(model),
             **measured,
             **plan.extra,
+            "design": plan.extra.get("design") or DEFAULT,
             "timings_s": dict(clock.timings),
         }
         final = write_card(plan, source, model, summary)
@@ -81,6 +86,11 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
     summary["output_model"] = str(final)
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _uses_mlp(model: Path) -> bool:
+    """Whether the trained model has a ``jasper_mlp`` in front of its pool (its saved config says)."""
+    return bool(json.loads((model / "config.json").read_text(encoding="utf-8")).get("use_jasper_mlp"))
 
 
 def _long_stage(plan: AdaptPlan, source: SourceModel, clock: PhaseClock, overrides: dict, model: Path) -> Path:

@@ -107,8 +107,11 @@ def _stage_words(name: str, stage: dict) -> str:
     return f"- Stage `{name}`: {steps}; loss {loss}; {rates}; trains {trains}{precision}."
 
 
-def _introduction(source_name: str) -> list[str]:
+def _introduction(source_name: str, mlp: bool) -> list[str]:
     """The card's front matter and what the model is, with how to load it."""
+    made = "with a residual `jasper_mlp` in front of a parameter-free token pool" if mlp else (
+        "trained to read its input through a parameter-free token pool"
+    )  # fmt: skip
     return [
         "---",
         "library_name: sentence-transformers",
@@ -118,10 +121,9 @@ def _introduction(source_name: str) -> list[str]:
         "",
         f"# {Path(source_name).name}, compression-ready",
         "",
-        f"`{source_name}` with a residual `jasper_mlp` in front of a parameter-free token pool, made by",
-        "`jasper-tc adapt`: every input longer than 80 tokens is shortened by a ratio chosen per call",
-        "(`int(80 + (n − 80) · ratio)` tokens) before any layer runs, so smaller ratios are faster. At ratio 1",
-        "it is meant to embed as the original does.",
+        f"`{source_name}` {made}, made by `jasper-tc adapt`: every input longer than 80 tokens is",
+        "shortened by a ratio chosen per call (`int(80 + (n − 80) · ratio)` tokens) before any layer runs, so",
+        "smaller ratios are faster. At ratio 1 it is meant to embed as the original does.",
         "",
         "```python",
         "import jasper_tc",
@@ -141,9 +143,11 @@ def card_text(source_name: str, summary: dict) -> str:
     counted = summary.get("closeness_texts", {"short": "The", "long": "the"})  # older records lack the counts
     shares = ", ".join(f"{share:.1f}% at {ratio}" for ratio, share in summary["kept_pct"].items())
     precision = summary.get("precision", {}).get("adapted", "fp32")  # older records: fp32
+    mlp = summary.get("jasper_mlp", True)  # older records: the earlier recipe, with its MLP
+    changes_short = "only the MLP changes them" if mlp else "only the trained layers change them"
     return "\n".join(
         [
-            *_introduction(source_name),
+            *_introduction(source_name, mlp),
             f"## Quality per ratio ({length} tokens at most, in {precision}; tasks no training stage read)",
             "",
             f"Mean over tasks, as a share of the original's ratio-1 score: {shares}.",
@@ -154,7 +158,7 @@ def card_text(source_name: str, summary: dict) -> str:
             "",
             "## Closeness to the original (mean cosine to its ratio-1 embedding)",
             "",
-            f"{counted['short']} short texts (queries, never pooled: only the MLP changes them) and",
+            f"{counted['short']} short texts (queries, never pooled: {changes_short}) and",
             f"{counted['long']} documents of the retrieval tasks, adapted and training-free:",
             "",
             _closeness_table(summary),
@@ -165,7 +169,7 @@ def card_text(source_name: str, summary: dict) -> str:
             "",
             "## How it was made",
             "",
-            f"- Design: `{summary.get('design', 'base')}`, a point of the design study's quality-speed frontier "
+            f"- Design: `{summary.get('design') or 'base'}`, a point of the design study's quality-speed frontier "
             "(`jasper-tc adapt --design NAME` trains another; the study's page gives each one's figures).",
             f"- Training texts: {texts['documents']} documents of `{summary['corpus']}` and {texts['short_texts']}",
             "  short texts (their first sentences), embedded by the original model at ratio 1 as the targets.",

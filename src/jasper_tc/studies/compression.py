@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..adapt import AdaptPlan, inspect_source, split_overrides
+from ..adapt.designs import EARLIER
 from ..adapt.stages import teacher_store, train_stages
 from ..adapt.texts import write_training_texts
 from ..atomic import atomic_write_json, atomic_write_text
@@ -98,6 +99,7 @@ class CompressionStudy:
     large_paragraphs: int = 20000
     variants: tuple[Variant, ...] = VARIANTS
     base_overrides: tuple[str, ...] = ("fixed.steps=100", "dynamic.steps=200")
+    recipe: tuple[str, ...] = EARLIER  # the recipe its questions are about (the frontier's designs carry their own)
     eval_limit: int | None = None
     ratios: tuple[float, ...] = RATIOS
     extra: dict = field(default_factory=dict)
@@ -175,7 +177,7 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     record_file = folder / "record.json"
     if record_file.is_file():
         return json.loads(record_file.read_text(encoding="utf-8"))
-    overrides = split_overrides([FP32_STAGES, *study.base_overrides, *variant.overrides])
+    overrides = split_overrides([FP32_STAGES, *study.recipe, *study.base_overrides, *variant.overrides])
     started = time.perf_counter()
     model = train_stages(base, source, data, folder, overrides, variant.stages)
     train_s = round(time.perf_counter() - started, 1)

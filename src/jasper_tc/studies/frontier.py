@@ -116,7 +116,7 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     diagnosis = run_diagnosis(out, say) if study.diagnosis and not earlier.get("diagnosis") else None
     source = inspect_source(MODEL)
     plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
-    inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides)
+    inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides, recipe=())
     with clock.phase("the original, pooled training-free"):
         original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)
     with clock.phase("training texts and teacher store"):

@@ -127,8 +127,9 @@ def write_frontier_page(results: dict, page: Path) -> None:
         "",
         "Written by `jasper-tc compression-study --design` from "
         f"[`{page.stem}/results.json`]({page.stem}/results.json).",
-        f"Model: `{study['model']}`, its own teacher; every design trains with `jasper-tc adapt`'s recipe "
-        f"({', '.join(study['base_overrides'])}) with one change. Quality: nDCG@10 at 256 tokens as a share of the",
+        f"Model: `{study['model']}`, its own teacher; every design trains at `jasper-tc adapt`'s budget "
+        f"({', '.join(study['base_overrides'])}) unless its row says otherwise. Quality: nDCG@10 at 256 tokens as a "
+        "share of the",
         f"original's ratio-1 score on {results['judged']['held_out_task']} (held out from every training corpus);",
         f"speed: ms per 256-token document measured on this machine ({cores} CPU cores) in the same run, as a",
         "speed-up over the original model at ratio 1; in brackets, the same design's modelled speed-up on the",

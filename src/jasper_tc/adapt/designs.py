@@ -9,9 +9,11 @@ user picks a point by its figures.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["DEFAULT", "DESIGNS", "EARLIER", "Design", "design_overrides"]
+__all__ = ["DEFAULT", "DESIGNS", "EARLIER", "Design", "design_overrides", "saved_design"]
 
 EARLIER = (  # the recipe before wide-ends-no-mlp-token became the shipped one
     "fixed.start.insert_jasper_mlp=true",
@@ -84,3 +86,10 @@ def design_overrides(name: str) -> tuple[str, ...]:
     if name not in DESIGNS:
         raise ValueError(f"unknown design {name!r}; one of: {', '.join(DESIGNS)}")
     return DESIGNS[name].overrides
+
+
+def saved_design(model: Path) -> dict:
+    """Where and how a trained model pools, and whether a ``jasper_mlp`` is in front of it (its saved config)."""
+    config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    keys = ("compress_after_layer", "compress_keep_ends", "compress_positions", "compress_pool", "use_jasper_mlp")
+    return {key: config.get(key) for key in keys}

@@ -11,7 +11,6 @@ from their checkpoints.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..phases import PhaseClock
 from ..recipes.evaluation import evaluate
 from ..recipes.scales import SHORT_TASK
 from ..recipes.stages import stage_summary
-from .designs import DEFAULT
+from .designs import DEFAULT, saved_design
 from .plan import STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
 from .stages import teacher_store, train_stages
@@ -75,7 +74,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             "results": {"original": original, "adapted": adapted},
             "kept_pct": kept_shares({"original": original, "adapted": adapted}, list(plan.ratios)),
             "short_task": SHORT_TASK,
-            "jasper_mlp": _uses_mlp(model),
+            "jasper_mlp": bool(saved_design(model)["use_jasper_mlp"]),
             **measured,
             **plan.extra,
             "design": plan.extra.get("design") or DEFAULT,
@@ -86,11 +85,6 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
     summary["output_model"] = str(final)
     atomic_write_json(out / "summary.json", summary)
     return summary
-
-
-def _uses_mlp(model: Path) -> bool:
-    """Whether the trained model has a ``jasper_mlp`` in front of its pool (its saved config says)."""
-    return bool(json.loads((model / "config.json").read_text(encoding="utf-8")).get("use_jasper_mlp"))
 
 
 def _long_stage(plan: AdaptPlan, source: SourceModel, clock: PhaseClock, overrides: dict, model: Path) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..adapt.designs import DESIGNS as ADAPT_DESIGNS
+from ..adapt.designs import saved_design
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import HELD_OUT_TASK, LONG_TASKS, RATIOS, SHORT_TASK, evaluate
@@ -75,20 +76,13 @@ def _designed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, v
     """A design trained and evaluated (kept if done); the record of the run, with where and how it pools."""
     record = _run(inner, plan, source, variant, data)
     if "design" not in record:
-        record["design"] = _design(_model(study, variant))
+        record["design"] = saved_design(_model(study, variant))
         atomic_write_json(study.output / "runs" / variant.name / "record.json", record)
     return record
 
 
 def _model(study: FrontierStudy, variant: Variant) -> Path:
     return study.output / "runs" / variant.name / variant.stages[-1] / "model"
-
-
-def _design(model: Path) -> dict:
-    """Where and how a trained model pools, from its saved config."""
-    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
-    keys = ("compress_after_layer", "compress_keep_ends", "compress_positions", "compress_pool", "use_jasper_mlp")
-    return {key: config.get(key) for key in keys}
 
 
 def modelled_speed_up(design: dict | None, ratio: float, tokens: int = 1024) -> float:

@@ -176,7 +176,7 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     folder = study.output / "runs" / variant.name
     record_file = folder / "record.json"
     if record_file.is_file():
-        return json.loads(record_file.read_text(encoding="utf-8"))
+        return _evaluated_at(json.loads(record_file.read_text(encoding="utf-8")), folder, variant, base)
     overrides = split_overrides([FP32_STAGES, *study.recipe, *study.base_overrides, *variant.overrides])
     started = time.perf_counter()
     model = train_stages(base, source, data, folder, overrides, variant.stages)
@@ -188,6 +188,18 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
         "results": evaluate(model, variant.name, folder / "eval", base.evaluation),
     }
     atomic_write_json(record_file, record)
+    return record
+
+
+def _evaluated_at(record: dict, folder: Path, variant: Variant, base: AdaptPlan) -> dict:
+    """A kept run at the study's ratios: a trained model asked at ratios it was not measured at is evaluated
+    again (its training, and the time it took, stay as they were)."""
+    measured = {r["compression_ratio"] for r in record["results"]}
+    if measured == set(base.evaluation.ratios):
+        return record
+    model = folder / variant.stages[-1] / "model"
+    record = record | {"results": evaluate(model, variant.name, folder / "eval", base.evaluation)}
+    atomic_write_json(folder / "record.json", record)
     return record
 
 

@@ -53,8 +53,13 @@ def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
     assert write_page(results, page)["verdicts"] == results["verdicts"]
     assert (tmp_path / "frontier" / "frontier.png").stat().st_size > 10_000
     assert "`after-1-no-mlp`" in page.read_text()
-    again = dataclasses.replace(study, variants=chosen[:1], earlier=results)  # --add: base again, the rest kept
+    # --add: base again at one more ratio (evaluated again, not trained again), the rest kept as they were
+    again = dataclasses.replace(study, variants=chosen[:1], earlier=results, ratios=(1.0, 0.5, 0.33))
     added = run_frontier_study(again, say=lambda _: None)
+    assert added["runs"]["base"]["train_s"] == results["runs"]["base"]["train_s"]
+    assert {r["compression_ratio"] for r in added["runs"]["base"]["results"]} == {1.0, 0.5, 0.33}
+    found = {(p["run"], p["ratio"]) for p in points(added)}
+    assert ("base", 0.5) in found and ("scored", 0.5) not in found and ("scored", 0.33) in found
     assert set(added["runs"]) == {"base", "after-1-no-mlp", "scored"}
     assert {v["name"] for v in added["variants"]} == {"base", "after-1-no-mlp", "scored"}
     assert added["runs"]["scored"]["speed_reference"] == results["original_speed"]

@@ -120,3 +120,17 @@ def test_the_judge_prefers_a_strategy_within_the_time_allowed():
     verdict = judge({"study": study, "rows": rows})[0]
     # the better one takes 0.6 of chunk-max's time (over half); the one within half is 0.5 points lower
     assert verdict.figures["strategy"] == "segments-max-1024" and verdict.holds is True
+
+
+def test_chunk_max_with_its_windows_pooled_competes_with_chunk_max():
+    from jasper_tc.studies.long_documents import STRATEGIES, judge
+
+    strategies = {n: STRATEGIES[n] for n in ("segments-max-512", "chunk-max", "chunk-max-0.2")}
+    study = {"models": {"m": "p"}, "strategies": strategies, "real_tasks": ["T"], "kinds": [], "lengths": []}
+    figures = {"segments-max-512": (0.90, 50.0), "chunk-max-0.2": (0.945, 45.0), "chunk-max": (0.95, 100.0)}
+    rows = [
+        {"model": "m", "strategy": s, "task": "T", "ndcg_at_10": q, "ms_per_doc": t} for s, (q, t) in figures.items()
+    ]
+    verdict = judge({"study": study, "rows": rows})[0]
+    assert verdict.figures["kind"] == "multi" and verdict.figures["strategy"] == "chunk-max-0.2"
+    assert verdict.holds is True  # 0.5 points under chunk-max at 0.45 of its time

@@ -42,11 +42,12 @@ class AdaptPlan:
     # cosine 0.999 of fp32 on this machine, probed (bf16 where the CPU has bf16 units); None as saved (fp32).
     dtype: str | None = "auto"
     # A third stage for documents past the window: texts of consecutive corpus texts joined, as many of each
-    # length (``long_groups`` texts joined: about 2,500 to 32,000 tokens of Wikipedia paragraphs), read whole
-    # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean.
+    # length (``long_groups`` texts joined: about 1,000 to 32,000 tokens of Wikipedia paragraphs), read whole
+    # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean. The
+    # shortest group is the length of a segment (long_inputs="segments" reads 1,024 tokens per forward).
     long_documents: bool = False
-    long_texts: int = 200
-    long_groups: tuple[int, ...] = (20, 40, 80, 160, 250)
+    long_texts: int = 240
+    long_groups: tuple[int, ...] = (8, 20, 40, 80, 160, 250)
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
     def __post_init__(self) -> None:

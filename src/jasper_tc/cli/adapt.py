@@ -45,8 +45,9 @@ def adapt(
         ),
     ] = None,
 ) -> None:
-    """Make a model compression-ready: it teaches itself at ratio 1, a residual jasper_mlp learns to keep
-    its embeddings under the pool, and a card reports quality and speed per ratio against the original.
+    """Make a model compression-ready: it teaches itself at ratio 1, then learns to keep its embeddings
+    and token states under the pool at every ratio (the ends of an input kept whole), and a card reports
+    quality and speed per ratio against the original.
 
     Started again after a stop, it goes on where it was. The recipe is configs/adapt/*.yaml.
     """

@@ -29,6 +29,10 @@ def test_a_run_added_in_a_later_sitting_is_timed_against_that_sittings_original(
     write_page(results, page)
     sittings = next(line for line in page.read_text().splitlines() if "were timed in an earlier sitting" in line)
     assert "`token-later`" in sittings and "`wide-ends-no-mlp-token`" not in sittings  # timed with the original
+    # runs of one shape timed together differ by the timing noise alone; one timed in another sitting is apart
+    noise = [line for line in page.read_text().splitlines() if "have the same shape" in line]
+    assert any(line.startswith("`wide-ends-no-mlp-token` and `wide-ends-no-mlp-token-x3`") for line in noise)
+    assert not any("`token-later`" in line for line in noise)
 
 
 @pytest.mark.slow

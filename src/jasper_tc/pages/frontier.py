@@ -4,6 +4,7 @@ verdicts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..atomic import atomic_write_json
@@ -115,6 +116,29 @@ def _sittings_line(results: dict) -> list[str]:
     ]
 
 
+def _noise_lines(results: dict) -> list[str]:
+    """Runs of one shape timed in one sitting read the same number of positions at every ratio, so their
+    speed-ups differ by the machine's timing noise alone: said, so that no speed difference smaller is read as
+    a design's."""
+    shapes: dict[str, list[str]] = {}
+    for name, run in results["runs"].items():
+        if run.get("design") is not None:
+            sitting = json.dumps(run.get("speed_reference", results["original_speed"]), sort_keys=True)
+            shapes.setdefault(json.dumps(run["design"], sort_keys=True) + sitting, []).append(name)
+    found = {(p["run"], p["ratio"]): p["speed_up"] for p in results["points"]}
+    lines = []
+    for names in (n for n in shapes.values() if len(n) > 1):
+        ratios = {r for (run, r) in found if run == names[0]}
+        spread = max(max(found.get((n, r), 0) for n in names) - min(found.get((n, r), 0) for n in names)
+                     for r in ratios)  # fmt: skip
+        runs = ", ".join(f"`{n}`" for n in names[:-1]) + f" and `{names[-1]}`"
+        lines.append(
+            f"{runs} have the same shape and were timed together: their speed-ups differ by up to {spread:.2f}×, "
+            "the timing noise of this machine."
+        )
+    return lines
+
+
 def write_frontier_page(results: dict, page: Path) -> None:
     """``page`` and, in ``<stem>/``, its plot and the results it was written from."""
     pictures = page.parent / page.stem
@@ -135,6 +159,7 @@ def write_frontier_page(results: dict, page: Path) -> None:
         "speed-up over the original model at ratio 1; in brackets, the same design's modelled speed-up on the",
         "release's 600M backbone for a 1,024-token input (multiply-adds against the backbone alone at ratio 1).",
         *_sittings_line(results),
+        *_noise_lines(results),
         "",
         "## The bars",
         "",

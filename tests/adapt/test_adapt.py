@@ -73,6 +73,21 @@ def test_training_texts_add_first_sentences_and_drop_duplicates(tmp_path):
     assert len({r["id"] for r in rows}) == len(rows)
 
 
+def test_long_texts_are_as_many_of_each_length_with_the_short_texts_replayed(tmp_path):
+    from jasper_tc.adapt.texts import write_long_texts
+
+    texts = tmp_path / "texts.jsonl"
+    rows = [{"id": f"doc-{i}", "text": f"paragraph {i}"} for i in range(40)] + [{"id": "short-0", "text": "short"}]
+    texts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = AdaptPlan(model="m", corpus=texts, output=tmp_path)
+    assert plan.long_groups[0] == 1  # the short texts again, so that the long stage keeps what they taught
+    plan = AdaptPlan(model="m", corpus=texts, output=tmp_path, long_texts=6, long_groups=(1, 8))
+    assert write_long_texts(plan, texts, tmp_path / "long.jsonl") == 6
+    made = [json.loads(line)["text"] for line in (tmp_path / "long.jsonl").read_text().splitlines()]
+    assert made[:3] == ["paragraph 0", "paragraph 1", "paragraph 2"]  # documents only, never the short texts
+    assert made[3] == "\n".join(f"paragraph {i}" for i in range(8)) and made[4].startswith("paragraph 4\n")
+
+
 @pytest.mark.slow
 def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_card(tmp_path):
     from sentence_transformers import SentenceTransformer

@@ -165,6 +165,8 @@ def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(m
     assert result.exit_code == 2 and "stopped by the test" in result.output
     plan = seen["plan"]
     assert plan.overrides == (*DESIGNS["token"].overrides, "dynamic.steps=5") and plan.extra["design"] == "token"
+    result = CliRunner().invoke(app, args)  # no --design: the shipped recipe as its files have it
+    assert seen["plan"].overrides == () and seen["plan"].extra["design"] == "wide-ends-no-mlp-token"
     result = CliRunner().invoke(app, [*args, "--design", "fastest"])
     assert result.exit_code == 2 and "unknown design 'fastest'; one of: wide-ends-no-mlp-token, " in result.output
 

@@ -45,8 +45,8 @@ class AdaptPlan:
     # length (``long_groups`` texts joined: about 1,000 to 32,000 tokens of Wikipedia paragraphs), read whole
     # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean. A group of
     # 8 is the length of a segment (long_inputs="segments" reads 1,024 tokens per forward); a group of 1 is
-    # the short texts again, at the ratio drawn for the step, so that the backbone keeps what it learned
-    # for them (without them the long stage cost the held-out short task 3 points at ratio 0.33).
+    # the short texts again, at the ratio drawn for the step, so that the stage keeps what the dynamic stage
+    # taught for them.
     long_documents: bool = False
     long_texts: int = 280
     long_groups: tuple[int, ...] = (1, 8, 20, 40, 80, 160, 250)

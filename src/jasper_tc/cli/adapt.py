@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..adapt.designs import DEFAULT as DEFAULT_DESIGN
 from ..recipes.scales import ADAPT_TASKS, ratios_text
 from . import app
 from .studies import _offline, _phase_failures, checked_scale
@@ -31,8 +32,10 @@ def adapt(
     ] = False,
     design: Annotated[
         str,
-        typer.Option(help="A point of the design study's frontier (docs/compression-frontier.md): base, token, ..."),
-    ] = "base",
+        typer.Option(
+            help="A point of the design study's frontier (docs/compression-frontier.md); base is the earlier recipe."
+        ),
+    ] = DEFAULT_DESIGN,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     dtype: Annotated[
         str,

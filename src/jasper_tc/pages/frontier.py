@@ -128,9 +128,8 @@ def _noise_lines(results: dict) -> list[str]:
     found = {(p["run"], p["ratio"]): p["speed_up"] for p in results["points"]}
     lines = []
     for names in (n for n in shapes.values() if len(n) > 1):
-        ratios = {r for (run, r) in found if run == names[0]}
-        spread = max(max(found.get((n, r), 0) for n in names) - min(found.get((n, r), 0) for n in names)
-                     for r in ratios)  # fmt: skip
+        ratios = set.intersection(*({r for (run, r) in found if run == n} for n in names))
+        spread = max(max(found[n, r] for n in names) - min(found[n, r] for n in names) for r in ratios)
         runs = ", ".join(f"`{n}`" for n in names[:-1]) + f" and `{names[-1]}`"
         lines.append(
             f"{runs} have the same shape and were timed together: their speed-ups differ by up to {spread:.2f}×, "

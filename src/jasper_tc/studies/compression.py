@@ -176,7 +176,7 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     folder = study.output / "runs" / variant.name
     record_file = folder / "record.json"
     if record_file.is_file():
-        return _evaluated_at(json.loads(record_file.read_text(encoding="utf-8")), folder, variant, base)
+        return _evaluated_at(json.loads(record_file.read_text(encoding="utf-8")), study.output, variant, base)
     overrides = split_overrides([FP32_STAGES, *study.recipe, *study.base_overrides, *variant.overrides])
     started = time.perf_counter()
     model = train_stages(base, source, data, folder, overrides, variant.stages)
@@ -191,14 +191,20 @@ def _run(study: CompressionStudy, base: AdaptPlan, source, variant: Variant, dat
     return record
 
 
-def _evaluated_at(record: dict, folder: Path, variant: Variant, base: AdaptPlan) -> dict:
+def trained_model(output: Path, variant: Variant) -> Path:
+    """Where a study's run of ``variant`` keeps its trained model: its last stage's."""
+    return output / "runs" / variant.name / variant.stages[-1] / "model"
+
+
+def _evaluated_at(record: dict, output: Path, variant: Variant, base: AdaptPlan) -> dict:
     """A kept run at the study's ratios: a trained model asked at ratios it was not measured at is evaluated
     again (its training, and the time it took, stay as they were)."""
     measured = {r["compression_ratio"] for r in record["results"]}
     if measured == set(base.evaluation.ratios):
         return record
-    model = folder / variant.stages[-1] / "model"
-    record = record | {"results": evaluate(model, variant.name, folder / "eval", base.evaluation)}
+    folder = output / "runs" / variant.name
+    results = evaluate(trained_model(output, variant), variant.name, folder / "eval", base.evaluation)
+    record = record | {"results": results}
     atomic_write_json(folder / "record.json", record)
     return record
 

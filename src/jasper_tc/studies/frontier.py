@@ -25,7 +25,7 @@ from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import HELD_OUT_TASK, LONG_TASKS, SHORT_TASK, evaluate
 from ..results import Verdict, scores_by_task, share
-from .compression import MODEL, CompressionStudy, Variant, _data, _run
+from .compression import MODEL, CompressionStudy, Variant, _data, _run, trained_model
 from .diagnosis import run_diagnosis
 
 __all__ = ["DESIGNS", "FrontierStudy", "judge", "run_frontier_study", "with_verdicts", "write_page"]
@@ -61,7 +61,8 @@ def _speeds(models: dict[str, str | Path], study: FrontierStudy) -> dict[str, li
 
     kept = study.output / "speed.json"
     timed = {"models": sorted(models), "lengths": list(study.speed_lengths), "ratios": list(study.ratios)}
-    if kept.is_file() and (saved := json.loads(kept.read_text(encoding="utf-8"))) | timed == saved:
+    saved = json.loads(kept.read_text(encoding="utf-8")) if kept.is_file() else {}
+    if saved and all(saved.get(key) == value for key, value in timed.items()):
         return saved["rows"]
     source = DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz"
     documents = long_documents(source, study.speed_documents)
@@ -86,7 +87,7 @@ def _designed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, v
 
 
 def _model(study: FrontierStudy, variant: Variant) -> Path:
-    return study.output / "runs" / variant.name / variant.stages[-1] / "model"
+    return trained_model(study.output, variant)
 
 
 def modelled_speed_up(design: dict | None, ratio: float, tokens: int = 1024) -> float:

@@ -112,3 +112,9 @@ def test_train_check_prints_the_resolved_config_and_bad_configs_exit_2(tmp_path)
     assert result.exit_code == 2
     for expected in ("batch_size: must be at least 1", "optimizer.lr: must be above 0", "embeds into 64 dims"):
         assert expected in result.output
+
+
+def test_retime_asks_for_an_earlier_design_study(tmp_path):
+    result = runner.invoke(app, ["compression-study", "--retime", "--output", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "--retime times the runs of an earlier design study" in result.output

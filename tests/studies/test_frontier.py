@@ -10,29 +10,32 @@ from pathlib import Path
 import pytest
 
 from jasper_tc.studies.frontier import DESIGNS, FrontierStudy, judge, points, run_frontier_study, write_page
+from jasper_tc.studies.shapes import shape_name
 
 COMMITTED = Path(__file__).parents[2] / "docs" / "compression-frontier" / "results.json"
 
 
-def test_a_run_added_in_a_later_sitting_is_timed_against_that_sittings_original(tmp_path):
+def test_shapes_are_named_by_what_changes_the_work():
+    base = {"compress_after_layer": 0, "compress_keep_ends": 0, "compress_positions": "renumber"}
+    assert shape_name(base | {"compress_pool": "mean", "use_jasper_mlp": False}) == "input"
+    assert shape_name(base | {"compress_keep_ends": 39, "use_jasper_mlp": True}) == "input-ends39-mlp"
+    after = base | {"compress_after_layer": 1, "compress_keep_ends": 1, "compress_pool": "scored"}
+    assert shape_name(after | {"compress_positions": "keep"}) == "after-1-ends1-keep-positions-scored"
+
+
+def test_the_page_says_how_runs_were_timed_and_which_share_a_timing(tmp_path):
     results = json.loads(COMMITTED.read_text(encoding="utf-8"))
-    later = dict(results["runs"]["token"])  # the same run, as if timed when the machine ran twice as fast
-    later["speed"] = [row | {"ms_per_doc": row["ms_per_doc"] / 2} for row in later["speed"]]
-    reference = later.get("speed_reference") or results["original_speed"]  # the original timed beside it
-    later["speed_reference"] = [row | {"ms_per_doc": row["ms_per_doc"] / 2} for row in reference]
-    results["runs"]["token-later"] = later
-    results["variants"].append(results["variants"][0] | {"name": "token-later"})
-    found = {(p["run"], p["ratio"]): p for p in points(results)}
-    for ratio in (0.5, 0.2):
-        assert found[("token-later", ratio)]["speed_up"] == pytest.approx(found[("token", ratio)]["speed_up"])
+    results["speed_method"] = "documents of the length"
+    for run in results["runs"].values():
+        run["timed_as"] = shape_name(run["design"])
+        run["speed_reference"] = results["original_speed"]
     page = tmp_path / "frontier.md"
     write_page(results, page)
-    sittings = next(line for line in page.read_text().splitlines() if "were timed in an earlier sitting" in line)
-    assert "`token-later`" in sittings and "`wide-ends-no-mlp-token`" not in sittings  # timed with the original
-    # runs of one shape timed together differ by the timing noise alone; one timed in another sitting is apart
-    noise = [line for line in page.read_text().splitlines() if "have the same shape" in line]
-    assert any(line.startswith("`wide-ends-no-mlp-token` and `wide-ends-no-mlp-token-x3`") for line in noise)
-    assert not any("`token-later`" in line for line in noise)
+    text = page.read_text()
+    assert "Documents timed: documents of the length." in text
+    shared = next(line for line in text.splitlines() if line.startswith("Runs that share a shape"))
+    assert "`input-ends39`: `wide-ends-no-mlp-token`, `wide-ends-no-mlp-token-x3`" in shared
+    assert "`base`" not in shared  # the only run with the release's pool and an MLP
 
 
 @pytest.mark.slow
@@ -66,5 +69,10 @@ def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
     assert ("base", 0.5) in found and ("scored", 0.5) not in found and ("scored", 0.33) in found
     assert set(added["runs"]) == {"base", "after-1-no-mlp", "scored"}
     assert {v["name"] for v in added["variants"]} == {"base", "after-1-no-mlp", "scored"}
-    assert added["runs"]["scored"]["speed_reference"] == results["original_speed"]
-    assert added["runs"]["base"]["speed_reference"] == added["original_speed"]
+    # every run, kept or trained again, is timed as its shape in the same rounds as this sitting's original
+    assert all(run["speed_reference"] == added["original_speed"] for run in added["runs"].values())
+    assert added["runs"]["scored"]["timed_as"] == "input-ends1-scored-mlp"
+    # nothing to train: the same runs, timed again (from the kept record, as nothing changed), nothing lost
+    retimed = run_frontier_study(dataclasses.replace(again, variants=(), earlier=added), say=lambda _: None)
+    assert retimed["runs"].keys() == added["runs"].keys() and retimed["original"] == added["original"]
+    assert retimed["runs"]["base"]["speed"] == added["runs"]["base"]["speed"]

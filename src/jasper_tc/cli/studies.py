@@ -154,9 +154,12 @@ def compression_study(
     add: Annotated[
         bool,
         typer.Option(
-            help="With --design: keep the page's runs (and diagnosis) that this run does not train, each with the "
-            "speed-ups of its own run."
+            help="With --design: keep the page's runs (and diagnosis) that this run does not train; every run is "
+            "timed again, as its shape, beside the original."
         ),
+    ] = False,
+    retime: Annotated[
+        bool, typer.Option(help="With --design --add: train nothing, only time every run of the page again.")
     ] = False,
 ) -> None:
     """What makes training the compressor lose quality, and what fixes it: one run per question (what
@@ -174,9 +177,12 @@ def compression_study(
         from ..studies import compression as chosen
     if document_only:
         return _page_from_results(output, document, chosen.write_page)
+    if retime and not (design and add):
+        raise typer.BadParameter("--retime times the runs of an earlier design study: give it with --design --add")
     if design:
         earlier = _page_results(document) if add else None
-        study = chosen.FrontierStudy(output=output, variants=_chosen_variants(chosen.DESIGNS, only), earlier=earlier)
+        variants = () if retime else _chosen_variants(chosen.DESIGNS, only)
+        study = chosen.FrontierStudy(output=output, variants=variants, earlier=earlier)
         run = chosen.run_frontier_study
     else:
         variants = _chosen_variants(chosen.VARIANTS, only)

@@ -23,6 +23,7 @@ from .backends import Backend
 from .batching import plan_batches
 from .long_inputs import LongInputPlan, combine_chunks, fit_ratios, plan_long_inputs, split_chunks, tokens_after
 from .options import EncodeOptions
+from .truncation import truncate_ids
 
 __all__ = ["Encoder", "PreparedInputs", "TokenCounts", "TruncationWarning"]
 
@@ -140,7 +141,11 @@ class Encoder:
         return plan_long_inputs(options, self.backend)
 
     def tokenize(self, texts: list[str], max_length: int) -> tuple[list[list[int]], list[int], list[bool]]:
-        """Token ids cut to ``max_length`` (special tokens kept), the uncut counts, and which were cut."""
+        """Token ids cut to ``max_length`` (special tokens kept), the uncut counts, and which were cut.
+
+        One tokenizer pass: a row past ``max_length`` is cut in place, as the tokenizer's own truncation cuts
+        it (its special tokens kept at their ends), rather than tokenized a second time.
+        """
         if not texts:
             return [], [], []
         char_cap = max_length * _CHARS_PER_TOKEN_CAP
@@ -149,9 +154,11 @@ class Encoder:
         counts = [len(row) for row in ids]
         too_long = [i for i, n in enumerate(counts) if n > max_length]
         if too_long:
-            cut = self.tokenizer(
-                [capped[i] for i in too_long], add_special_tokens=True, truncation=True, max_length=max_length
-            )["input_ids"]
+            cut = truncate_ids(self.tokenizer, [ids[i] for i in too_long], max_length)
+            if cut is None:  # special tokens not around the text: the tokenizer cuts, at a second pass
+                cut = self.tokenizer(
+                    [capped[i] for i in too_long], add_special_tokens=True, truncation=True, max_length=max_length
+                )["input_ids"]
             for i, row in zip(too_long, cut):
                 ids[i] = row
         truncated = [n > max_length or len(text) > char_cap for n, text in zip(counts, texts)]

@@ -14,7 +14,15 @@ from ..encode import Encoder, TruncationWarning
 from ..figures import Figure, Line, Panel, draw
 from ..pages.tables import results_table
 
-__all__ = ["compare_runs", "measure_latency", "plot_latency", "plot_quality", "results_table", "timed_rounds"]
+__all__ = [
+    "compare_runs",
+    "documents_of_length",
+    "measure_latency",
+    "plot_latency",
+    "plot_quality",
+    "results_table",
+    "timed_rounds",
+]
 
 
 def plot_quality(records: list[dict], path: Path, title: str, with_model: bool = False) -> None:
@@ -49,18 +57,28 @@ def long_documents(path: Path, count: int) -> list[str]:
     return texts
 
 
+def documents_of_length(encoder: Encoder, documents: list[str], length: int) -> list[str]:
+    """Each document's text cut to its first ``length`` tokens (special tokens included) of ``encoder``'s
+    tokenizer."""
+    ids, _, _ = encoder.tokenize(documents, length)
+    return [encoder.tokenizer.decode(row, skip_special_tokens=True) for row in ids]
+
+
 def measure_latency(
     encoder: Encoder, documents: list[str], lengths: list[int], ratios: list[float], batch_size: int = 8
 ) -> list[dict]:
-    """ms per document to encode ``documents`` cut to each length, at each ratio (one warm-up each)."""
+    """ms per document of each length, at each ratio (one warm-up each): ``documents`` are cut to their first
+    ``length`` tokens before the clock starts, so a cell times a document of that length, tokenizer included
+    (not the tokenizing of a longer text only to keep its start)."""
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)  # cutting is the point here
         for length in [n for n in lengths if n <= encoder.max_length]:
+            texts = documents_of_length(encoder, documents, length)
             for ratio in ratios:
-                encoder.encode(documents[:batch_size], max_length=length, compression_ratio=ratio)
+                encoder.encode(texts[:batch_size], max_length=length, compression_ratio=ratio)
                 start = time.perf_counter()
-                encoder.encode(documents, max_length=length, compression_ratio=ratio, batch_size=batch_size)
+                encoder.encode(texts, max_length=length, compression_ratio=ratio, batch_size=batch_size)
                 rows.append(
                     {
                         "length": length,

@@ -3,8 +3,9 @@
 First the training-free diagnosis (:mod:`.diagnosis`): the pool placed on the input or after layer k, ends
 kept, positions kept. Then designs trained with ``adapt``'s recipe, one change each: the pool after a layer
 (with or without ``jasper_mlp``), [CLS] and [SEP] kept out, a scored pool, a token-level term, a larger
-budget. Every run is evaluated alike (the long-text English tasks at 256 tokens, STS-B) and timed in the same
-run (ms per document at 256 and 512 tokens on this machine, every ratio); each point of a run is placed by
+budget. Every run is evaluated alike (the long-text English tasks at 256 tokens, STS-B) and timed as its shape
+(:mod:`.shapes`) in the same rounds as the original (ms per document of 256 and 512 tokens on this machine,
+every ratio); each point of a run is placed by
 its share of the original's ratio-1 score on the held-out task against its speed-up over the original at
 ratio 1, and the frontier is the points no other point beats on both. ``results.json`` holds every figure
 and verdict; :mod:`jasper_tc.pages.frontier` writes the page from it alone.
@@ -12,9 +13,7 @@ and verdict; :mod:`jasper_tc.pages.frontier` writes the page from it alone.
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,17 +23,18 @@ from ..adapt.designs import saved_design
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import HELD_OUT_TASK, LONG_TASKS, SHORT_TASK, evaluate
-from ..results import Verdict, scores_by_task, share
+from ..results import Verdict, ratio_key, scores_by_task, share
 from .compression import MODEL, CompressionStudy, Variant, _data, _run, trained_model
 from .diagnosis import run_diagnosis
+from .shapes import TIMED_DOCUMENTS, shape_name, time_shapes
 
 __all__ = ["DESIGNS", "FrontierStudy", "judge", "run_frontier_study", "with_verdicts", "write_page"]
 
 DESIGNS = tuple(Variant(d.name, "design", d.change, d.overrides) for d in ADAPT_DESIGNS.values())
 BARS = ((1.55, 99.0), (2.0, 97.0))  # (speed-up over the original at ratio 1, share kept) the designs aim at
-# adapt's ratios, with 0.4 and 0.25 between them: the bars' speed-ups fall between 0.5 and 0.33 and between 0.33
-# and 0.2, and a user picks any ratio per call
-FRONTIER_RATIOS = (1.0, 0.5, 0.4, 0.33, 0.25, 0.2, 0.1)
+# adapt's ratios and more between them (a user picks any ratio per call): on documents of 256 tokens the bars'
+# speed-ups fall near 0.6 (1.55x) and 0.33 (2x)
+FRONTIER_RATIOS = (1.0, 0.7, 0.6, 0.5, 0.4, 0.33, 0.25, 0.2, 0.1)
 
 
 @dataclass(frozen=True)
@@ -50,31 +50,6 @@ class FrontierStudy:
     diagnosis: bool = True
     extra: dict = field(default_factory=dict)
     earlier: dict | None = None  # an earlier run's results.json: its runs not trained again are kept (see _kept)
-
-
-def _speeds(models: dict[str, str | Path], study: FrontierStudy) -> dict[str, list[dict]]:
-    """ms per document of every model at each length and ratio, this machine, in alternating rounds (median of
-    3); kept in ``speed.json`` while it times the same models at the same lengths and ratios."""
-    from ..encode import load
-    from ..evaluation.report import long_documents, timed_rounds
-    from ..resources import DATA
-
-    kept = study.output / "speed.json"
-    timed = {"models": sorted(models), "lengths": list(study.speed_lengths), "ratios": list(study.ratios)}
-    saved = json.loads(kept.read_text(encoding="utf-8")) if kept.is_file() else {}
-    if saved and all(saved.get(key) == value for key, value in timed.items()):
-        return saved["rows"]
-    source = DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz"
-    documents = long_documents(source, study.speed_documents)
-    encoders = {name: load(str(model), device="cpu") for name, model in models.items()}
-    for encoder in encoders.values():
-        encoder.backend.max_length = max(study.speed_lengths)  # past the default cut of 256, within the positions
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        setups = {name: (lambda e=encoder: e) for name, encoder in encoders.items()}
-        rows = timed_rounds(setups, documents, list(study.speed_lengths), list(study.ratios))
-    atomic_write_json(kept, timed | {"rows": rows})
-    return rows
 
 
 def _designed_run(study: FrontierStudy, inner: CompressionStudy, plan, source, variant: Variant, data: dict) -> dict:
@@ -117,25 +92,34 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides, recipe=())
     with clock.phase("the original, pooled training-free"):
-        original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)
-    with clock.phase("training texts and teacher store"):
-        data = _data(inner, plan, source, "sample")
+        if study.variants or not earlier.get("original"):
+            original = evaluate(source.path, "original", out / "eval" / "original", plan.evaluation)
+        else:  # nothing to train: the earlier original's scores, measured with the same evaluation
+            original = earlier["original"]
     runs = {}
-    for variant in study.variants:
-        with clock.phase(f"design {variant.name}: {variant.change}"):
-            runs[variant.name] = _designed_run(study, inner, plan, source, variant, data)
-    with clock.phase("speed: every model, alternating rounds"):
-        speeds = _speeds({"original": source.path, **{v.name: _model(study, v) for v in study.variants}}, study)
-    for name, run in runs.items():
-        run["speed"], run["speed_reference"] = speeds[name], speeds["original"]
+    if study.variants:
+        with clock.phase("training texts and teacher store"):
+            data = _data(inner, plan, source, "sample")
+        for variant in study.variants:
+            with clock.phase(f"design {variant.name}: {variant.change}"):
+                runs[variant.name] = _designed_run(study, inner, plan, source, variant, data)
+    runs = {name: dict(run) for name, run in earlier.get("runs", {}).items() if name not in runs} | runs
+    with clock.phase("speed: the original and every run's shape, alternating rounds"):
+        designs = {name: run["design"] for name, run in runs.items()}
+        lengths, ratios = list(study.speed_lengths), list(study.ratios)
+        speeds = time_shapes(source, designs, out / "speed.json", lengths, ratios, study.speed_documents)
+    for run in runs.values():
+        run["timed_as"] = shape_name(run["design"])
+        run["speed"], run["speed_reference"] = speeds[run["timed_as"]], speeds["original"]
     results = {
         "study": {k: v for k, v in asdict(study).items() if k not in ("output", "variants", "earlier")}
         | {"model": MODEL},
-        "variants": _kept(earlier, runs, "variants") + [asdict(v) for v in study.variants],
+        "variants": _kept(earlier, study.variants, "variants") + [asdict(v) for v in study.variants],
         "diagnosis": diagnosis or earlier.get("diagnosis"),
         "original": original,
         "original_speed": speeds["original"],
-        "runs": {name: _earlier_run(earlier, name) for name in earlier.get("runs", {}) if name not in runs} | runs,
+        "speed_method": TIMED_DOCUMENTS,
+        "runs": runs,
         "timings_s": dict(clock.timings),
         "machine": {"cpu_count": os.cpu_count()},
     }
@@ -144,17 +128,10 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     return results
 
 
-def _kept(earlier: dict, runs: dict, key: str) -> list[dict]:
+def _kept(earlier: dict, trained: tuple[Variant, ...], key: str) -> list[dict]:
     """The entries of ``earlier[key]`` for runs this study does not train again."""
-    return [entry for entry in earlier.get(key, []) if entry["name"] not in runs]
-
-
-def _earlier_run(earlier: dict, name: str) -> dict:
-    """A run kept from an earlier study: its speed-ups stay measured against that study's own original, timed
-    in the same rounds as the run (speeds from different sittings of a noisy machine are not compared)."""
-    run = dict(earlier["runs"][name])
-    run.setdefault("speed_reference", earlier["original_speed"])
-    return run
+    names = {variant.name for variant in trained}
+    return [entry for entry in earlier.get(key, []) if entry["name"] not in names]
 
 
 def points(results: dict, length: int = 256) -> list[dict]:
@@ -168,7 +145,7 @@ def points(results: dict, length: int = 256) -> list[dict]:
         reference = run.get("speed_reference") or results["original_speed"]
         base_ms = next(r["ms_per_doc"] for r in reference if r["length"] == length and r["ratio"] == 1.0)
         for row in run["speed"]:
-            if row["length"] == length:
+            if row["length"] == length and ratio_key(row["ratio"]) in scores.get(HELD_OUT_TASK, {}):
                 ratio = row["ratio"]
                 speed = {"speed_up": base_ms / row["ms_per_doc"], "ms_per_doc": row["ms_per_doc"]}
                 kept = {

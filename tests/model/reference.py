@@ -6,13 +6,23 @@ import torch
 import torch.nn.functional as F
 
 
-def _pool(tokens, target):
+def _adaptive_pool(tokens, target):
     return F.adaptive_avg_pool1d(tokens.float().T.unsqueeze(0), target).squeeze(0).T
 
 
-def reference_compress(hidden, mask, ratio, threshold=80, padding_side="left", keep_ends=0):
+def _disjoint_pool(tokens, target):
+    """Token r (of n) in window floor(r * target / n) alone; each window the mean of its tokens."""
+    n = tokens.shape[0]
+    windows = [[] for _ in range(target)]
+    for r in range(n):
+        windows[r * target // n].append(tokens[r].float())
+    return torch.stack([torch.stack(window).mean(dim=0) for window in windows])
+
+
+def reference_compress(hidden, mask, ratio, threshold=80, padding_side="left", keep_ends=0, disjoint=False):
     """Sample by sample: take the valid tokens, F.adaptive_avg_pool1d them (those between the kept ends, when
-    the sample is compressed), re-pad with zeros."""
+    the sample is compressed; ``disjoint``: each token in one window), re-pad with zeros."""
+    _pool = _disjoint_pool if disjoint else _adaptive_pool
     pooled = []
     for row, row_mask in zip(hidden, mask.bool()):
         tokens = row[row_mask]  # (n, D)

@@ -55,6 +55,38 @@ def test_kept_ends_have_places_of_their_own(side, ratio, ends):
     assert out.shape == plain.shape  # the same lengths as the release's pool
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("ratio", [0.01, 0.1, 1 / 3, 0.5, 0.77])
+@pytest.mark.parametrize("ends", [0, 1, 39])
+def test_disjoint_windows_hold_whole_tokens(side, ratio, ends):
+    hidden, mask = padded_batch(LENGTHS, side=side)
+    out, out_mask = compress_tokens(hidden, mask, ratio, padding_side=side, keep_ends=ends, disjoint=True)
+    expected, expected_mask = reference_compress(hidden, mask, ratio, padding_side=side, keep_ends=ends, disjoint=True)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(out_mask, expected_mask)
+    shared, _ = compress_tokens(hidden, mask, ratio, padding_side=side, keep_ends=ends)
+    assert out.shape == shared.shape  # the same lengths as the release's windows
+    assert not torch.allclose(out, shared)  # and other windows: none shares a token with its neighbour
+
+
+def test_disjoint_windows_are_a_saved_choice(tiny_model, tmp_path):
+    from jasper_tc import JasperTCModel
+    from jasper_tc.model import configure_compression
+
+    ids = torch.randint(0, 100, (2, 200))
+    mask = torch.ones_like(ids)
+    shared = tiny_model(input_ids=ids, attention_mask=mask, compression_ratio=0.5)
+    configure_compression(tiny_model, windows="disjoint")
+    disjoint = tiny_model(input_ids=ids, attention_mask=mask, compression_ratio=0.5)
+    assert not torch.allclose(shared, disjoint)
+    tiny_model.save_pretrained(tmp_path)
+    loaded = JasperTCModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.compress_windows == "disjoint" and loaded.token_compressor.disjoint
+    torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask, compression_ratio=0.5), disjoint)
+    with pytest.raises(ValueError, match="compress_windows must be 'overlapping' or 'disjoint', got 'wide'"):
+        configure_compression(tiny_model, windows="wide")
+
+
 def test_input_padding_side_is_read_from_the_mask_not_guessed():
     # Right-padded input, left-padded output, and a row whose mask has a hole: all pooled by the mask.
     hidden, mask = padded_batch([300, 120, 90], side="right")

@@ -31,6 +31,7 @@ SCORED = (
 )
 TOKEN = "stages.loss.token=10"
 X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the shipped recipe's steps
+DISJOINT = "fixed.start.compress_windows=disjoint"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ DESIGNS = {
             "coarser), no MLP, + the token term",
         ),
         Design("wide-ends-no-mlp-token-x3", "wide-ends-no-mlp-token at three times the steps (300 + 900)", X3),
+        Design(
+            "wide-ends-disjoint",
+            "wide-ends-no-mlp-token with disjoint windows (each token in one window: no window shares a token "
+            "with its neighbour, as the release's do)",
+            (DISJOINT,),
+        ),
         _earlier("base", "the earlier recipe: the pool on the input, a residual jasper_mlp"),
         _earlier("after-1-no-mlp", "the pool after layer 1, ends kept, no MLP", ENDS, f"{AFTER}=1", *NO_MLP),
         _earlier("token", "ends kept, + the token-level term (weight 10)", ENDS, TOKEN),
@@ -91,5 +98,6 @@ def design_overrides(name: str) -> tuple[str, ...]:
 def saved_design(model: Path) -> dict:
     """Where and how a trained model pools, and whether a ``jasper_mlp`` is in front of it (its saved config)."""
     config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
-    keys = ("compress_after_layer", "compress_keep_ends", "compress_positions", "compress_pool", "use_jasper_mlp")
+    keys = ("compress_after_layer", "compress_keep_ends", "compress_positions", "compress_pool", "compress_windows")
+    keys += ("use_jasper_mlp",)
     return {key: config.get(key) for key in keys}

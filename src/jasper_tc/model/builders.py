@@ -163,7 +163,8 @@ def insert_jasper_mlp(
     config = model.config
     threshold = config.length_threshold if length_threshold is None else length_threshold
     ratio = config.compression_ratio if compression_ratio is None else compression_ratio
-    compressor = TokenCompressor(threshold, ratio, config.padding_side, config.compress_keep_ends)  # checks first
+    disjoint = config.compress_windows == "disjoint"
+    compressor = TokenCompressor(threshold, ratio, config.padding_side, config.compress_keep_ends, disjoint)
     config.length_threshold, config.compression_ratio, config.use_jasper_mlp = (
         threshold,
         compressor.compression_ratio,
@@ -237,17 +238,19 @@ def configure_compression(
     keep_ends: int | None = None,
     positions: str | None = None,
     pool: str | None = None,
+    windows: str | None = None,
 ) -> JasperTCModel:
     """Set where and how ``model`` pools (None: as it is), in place, checked like a saved config. A scorer
     added for ``pool="scored"`` starts at zero weights, so that the model at step 0 pools as before."""
     config = model.config
     changes = {"compress_after_layer": after_layer, "compress_keep_ends": keep_ends}
-    changes |= {"compress_positions": positions, "compress_pool": pool}
+    changes |= {"compress_positions": positions, "compress_pool": pool, "compress_windows": windows}
     changes = {key: value for key, value in changes.items() if value is not None}
     JasperTCConfig(**{**config.to_dict(), **changes})  # every problem named before anything changes
     for key, value in changes.items():
         setattr(config, key, value)
     model.token_compressor.keep_ends = config.compress_keep_ends
+    model.token_compressor.disjoint = config.compress_windows == "disjoint"
     if config.compress_pool == "scored" and model.token_scorer is None:
         reference = model.linear_1.weight
         model.token_scorer = nn.Linear(config.text_config.hidden_size, 1, bias=False).to(reference.device)

@@ -129,12 +129,13 @@ def _checked(
     return check_ratios(ratio, hidden_states.shape[0])
 
 
-def _bins(valid: Tensor, lengths: Tensor, targets: Tensor, keep_ends: int) -> tuple[Tensor, ...]:
+def _bins(valid: Tensor, lengths: Tensor, targets: Tensor, keep_ends: int, disjoint: bool) -> tuple[Tensor, ...]:
     """Which bins each valid token goes to: ``(ends, n, t, first_bin, last_bin)``.
 
     Each valid token (rank r among its sample's n) lies in bins floor(r*t/n) .. ceil((r+1)*t/n) - 1: one bin,
-    or two where neighbouring bins share it (never more, since t <= n). With kept ends, the first and last e
-    tokens of a compressed sample each have a bin, and the n - 2e between share the t - 2e bins between.
+    or two where neighbouring bins share it (never more, since t <= n). ``disjoint``: in bin floor(r*t/n) alone,
+    so that bins hold floor(n/t) or ceil(n/t) whole tokens. With kept ends, the first and last e tokens of a
+    compressed sample each have a bin, and the n - 2e between share the t - 2e bins between.
     """
     ends = torch.where(targets < lengths, keep_ends, 0).unsqueeze(1)  # (B, 1) e per sample
     n = (lengths.unsqueeze(1) - 2 * ends).clamp(min=1)  # (B, 1) tokens between the ends
@@ -142,7 +143,7 @@ def _bins(valid: Tensor, lengths: Tensor, targets: Tensor, keep_ends: int) -> tu
     rank = (valid.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, L)
     middle = rank - ends  # (B, L) rank among the tokens between the ends
     first_bin = ends + (middle * t) // n  # (B, L)
-    last_bin = ends + ((middle + 1) * t + n - 1) // n - 1  # (B, L), first_bin or first_bin + 1
+    last_bin = first_bin if disjoint else ends + ((middle + 1) * t + n - 1) // n - 1  # first_bin (+ 1)
     if keep_ends:
         head, tail = middle < 0, middle >= n
         first_bin = torch.where(head, rank, torch.where(tail, rank - n + t, first_bin))
@@ -157,6 +158,7 @@ def compress_tokens(
     length_threshold: int = LENGTH_THRESHOLD,
     padding_side: PaddingSide = "left",
     keep_ends: int = 0,
+    disjoint: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Pool every sample's valid tokens to its compressed length.
 
@@ -169,6 +171,8 @@ def compress_tokens(
         padding_side: where the output puts its padding.
         keep_ends: this many tokens at each end of a compressed sample (a tokenizer's [CLS] and [SEP])
             keep a place of their own; the tokens between them share the other places. 0: the release's pool.
+        disjoint: each token in one window only (windows of whole tokens, none shared with a neighbour); the
+            release's windows, like an adaptive average pool's, share a token where they meet.
 
     Returns:
         ``(B, T, D)`` pooled vectors (zeros at padding) in the input dtype, and the ``(B, T)`` mask in
@@ -187,7 +191,7 @@ def compress_tokens(
     if not changed:
         return hidden_states, attention_mask
 
-    ends, n, t, first_bin, last_bin = _bins(valid, lengths, targets, keep_ends)
+    ends, n, t, first_bin, last_bin = _bins(valid, lengths, targets, keep_ends, disjoint)
     offset = (out_len - targets).unsqueeze(1) if padding_side == "left" else torch.zeros_like(n)  # (B, 1)
     row_start = torch.arange(batch, device=hidden_states.device).unsqueeze(1) * out_len + offset  # (B, 1)
     discard = batch * out_len  # padding and "no second bin" go to one spare row
@@ -202,7 +206,10 @@ def compress_tokens(
     place = torch.arange(out_len, device=hidden_states.device).unsqueeze(0) - offset  # (B, T) bin index
     out_valid = (place >= 0) & (place < targets.unsqueeze(1))  # (B, T)
     j = (place - ends).clamp(min=0)  # bin index among the bins between the ends (an end's bin: one token)
-    counts = (((j + 1) * n + t - 1) // t - (j * n) // t).clamp(min=1)  # (B, T) tokens per bin
+    if disjoint:  # bin j holds the ranks r with j <= r*t/n < j + 1
+        counts = (((j + 1) * n + t - 1) // t - (j * n + t - 1) // t).clamp(min=1)  # (B, T) tokens per bin
+    else:
+        counts = (((j + 1) * n + t - 1) // t - (j * n) // t).clamp(min=1)
     if keep_ends:
         counts = torch.where((place < ends) | (place >= targets.unsqueeze(1) - ends), 1, counts)
     pooled = summed.view(batch, out_len, dim) / counts.unsqueeze(-1).to(acc_dtype)  # zeros at padding
@@ -221,9 +228,11 @@ class TokenCompressor(nn.Module):
         compression_ratio: float = 0.5,
         padding_side: PaddingSide = "left",
         keep_ends: int = 0,
+        disjoint: bool = False,
     ) -> None:
         super().__init__()
         self.keep_ends = keep_ends
+        self.disjoint = disjoint
         self.length_threshold = check_threshold(length_threshold)
         self.compression_ratio = check_ratio(compression_ratio)
         self.padding_side: PaddingSide = check_padding_side(padding_side)
@@ -241,7 +250,13 @@ class TokenCompressor(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         ratio = self.compression_ratio if compression_ratio is None else compression_ratio
         return compress_tokens(
-            hidden_states, attention_mask, ratio, self.length_threshold, self.padding_side, self.keep_ends
+            hidden_states,
+            attention_mask,
+            ratio,
+            self.length_threshold,
+            self.padding_side,
+            self.keep_ends,
+            self.disjoint,
         )
 
     def extra_repr(self) -> str:

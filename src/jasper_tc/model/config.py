@@ -68,6 +68,9 @@ class JasperTCConfig(PreTrainedConfig):
     # "mean" (the release) or "scored": each window a weighted mean, the weights exp(score) from a linear
     # scorer of each token whose weights start at zero, so that an untrained scorer is the mean.
     compress_pool: str = "mean"
+    # "overlapping" (the release, an adaptive average pool's windows: neighbours share the token where they
+    # meet) or "disjoint" (each token in one window: windows of whole tokens).
+    compress_windows: str = "overlapping"
     # Set by training that drew ratios below 1: the model was made to work under the pool, so a call that
     # names no ratio runs at ``compression_ratio`` (a jasper_mlp, a scorer or a pool between layers say so too).
     compression_trained: bool = False
@@ -120,6 +123,8 @@ def _compression_problems(config: JasperTCConfig) -> list[str]:
         problems.append(f"compress_positions must be 'renumber' or 'keep', got {config.compress_positions!r}")
     if config.compress_pool not in ("mean", "scored"):
         problems.append(f"compress_pool must be 'mean' or 'scored', got {config.compress_pool!r}")
+    if config.compress_windows not in ("overlapping", "disjoint"):
+        problems.append(f"compress_windows must be 'overlapping' or 'disjoint', got {config.compress_windows!r}")
     return problems
 
 

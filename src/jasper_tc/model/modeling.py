@@ -77,6 +77,7 @@ class JasperTCModel(PreTrainedModel):
             compression_ratio=config.compression_ratio,
             padding_side=config.padding_side,
             keep_ends=config.compress_keep_ends,
+            disjoint=config.compress_windows == "disjoint",
         )
         # compress_pool "scored": a token's weight in its window is exp(score); zero weights: the plain mean.
         self.token_scorer = nn.Linear(hidden_size, 1, bias=False) if config.compress_pool == "scored" else None

@@ -163,8 +163,8 @@ def write_frontier_page(results: dict, page: Path) -> None:
             "",
             *(
                 [
-                    "The diagnosis' speed-ups were timed when it ran, on longer articles cut inside the timed encode (their",
-                    "tokenizing included): compare them with one another, not with the designs above.",
+                    "The diagnosis' speed-ups were timed when it ran, on longer articles cut inside the timed encode",
+                    "(their tokenizing included): compare them with one another, not with the designs above.",
                     "",
                 ]
                 if "speed_method" in results

@@ -61,6 +61,7 @@ class StartConfig:
     compress_keep_ends: int | None = None
     compress_positions: Literal["renumber", "keep"] | None = None
     compress_pool: Literal["mean", "scored"] | None = None
+    compress_windows: Literal["overlapping", "disjoint"] | None = None  # disjoint: each token in one window
 
 
 @dataclass(frozen=True)

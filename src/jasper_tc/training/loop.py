@@ -204,7 +204,12 @@ def _token_target(config: TrainConfig, student, device) -> TokenTarget:
     teacher = load_token_teacher(config.data.token_teacher).to(device)
     settings = student.config
     return TokenTarget(
-        teacher, config.loss.token, settings.length_threshold, settings.padding_side, settings.compress_keep_ends
+        teacher,
+        config.loss.token,
+        settings.length_threshold,
+        settings.padding_side,
+        settings.compress_keep_ends,
+        settings.compress_windows == "disjoint",
     )
 
 

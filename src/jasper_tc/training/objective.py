@@ -121,12 +121,13 @@ class TokenTarget:
     threshold: int
     padding_side: str
     keep_ends: int
+    disjoint: bool = False
 
     def term(self, inputs: dict[str, Tensor], ratio: float | Tensor, states: Tensor, mask: Tensor) -> Tensor:
         with torch.no_grad():
             _, full, full_mask = self.teacher(**inputs, compression_ratio=1.0, return_token_states=True)
             target, _ = compress_tokens(
-                full, full_mask, ratio, self.threshold, self.padding_side, self.keep_ends
+                full, full_mask, ratio, self.threshold, self.padding_side, self.keep_ends, self.disjoint
             )  # (B, T, H): the same windows as the student's
         return token_loss(states, target.to(states.dtype), mask)
 

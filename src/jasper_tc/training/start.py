@@ -80,7 +80,7 @@ def _configure_pool(model: JasperTCModel, start) -> None:
     gets the stage's default ratio (a model without either keeps 1.0)."""
     changes = {
         "after_layer": start.compress_after_layer, "keep_ends": start.compress_keep_ends,
-        "positions": start.compress_positions, "pool": start.compress_pool,
+        "positions": start.compress_positions, "pool": start.compress_pool, "windows": start.compress_windows,
     }  # fmt: skip
     if all(value is None for value in changes.values()):
         return

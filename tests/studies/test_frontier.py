@@ -34,7 +34,8 @@ def test_the_page_says_how_runs_were_timed_and_which_share_a_timing(tmp_path):
     text = page.read_text()
     assert "Documents timed: documents of the length." in text
     shared = next(line for line in text.splitlines() if line.startswith("Runs that share a shape"))
-    assert "`input-ends39`: `wide-ends-no-mlp-token`, `wide-ends-no-mlp-token-x3`" in shared
+    group = next(part for part in shared.split(": ", 1)[1].split("; ") if part.startswith("`input-ends39`"))
+    assert "`wide-ends-no-mlp-token`" in group and "`wide-ends-no-mlp-token-x3`" in group
     assert "`base`" not in shared  # the only run with the release's pool and an MLP
 
 
@@ -76,3 +77,20 @@ def test_designs_are_trained_timed_and_placed_on_the_frontier(tmp_path):
     retimed = run_frontier_study(dataclasses.replace(again, variants=(), earlier=added), say=lambda _: None)
     assert retimed["runs"].keys() == added["runs"].keys() and retimed["original"] == added["original"]
     assert retimed["runs"]["base"]["speed"] == added["runs"]["base"]["speed"]
+
+
+def test_the_windows_probe_is_a_table_of_shares(tmp_path):
+    results = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    halved = [r | {"main_score": r["main_score"] / 2} for r in results["original"]]
+    results["windows"] = {
+        "ratios": [1.0],
+        "runs": {
+            "ends0-overlapping": {"keep_ends": 0, "windows": "overlapping", "results": results["original"]},
+            "ends39-disjoint": {"keep_ends": 39, "windows": "disjoint", "results": halved},
+        },
+    }
+    page = tmp_path / "frontier.md"
+    write_page(results, page)
+    text = page.read_text()
+    assert "## Diagnosis, training-free: which windows the pool averages over" in text
+    assert "| overlapping | 0 | 100.0 | 100.0 |" in text and "| disjoint | 39 | 50.0 | 50.0 |" in text

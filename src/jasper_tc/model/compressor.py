@@ -151,6 +151,15 @@ def _bins(valid: Tensor, lengths: Tensor, targets: Tensor, keep_ends: int, disjo
     return ends, n, t, first_bin, last_bin
 
 
+def _bin_sizes(place: Tensor, ends: Tensor, n: Tensor, t: Tensor, targets: Tensor, disjoint: bool) -> Tensor:
+    """How many tokens each output place averages (1 at kept ends, at least 1 at padding)."""
+    j = (place - ends).clamp(min=0)  # bin index among the bins between the ends (an end's bin: one token)
+    # bin j spans ranks floor(j*n/t) .. ceil((j+1)*n/t) - 1; disjoint, the ranks r with j <= r*t/n < j + 1
+    first = (j * n + t - 1) // t if disjoint else (j * n) // t
+    counts = (((j + 1) * n + t - 1) // t - first).clamp(min=1)
+    return torch.where((place < ends) | (place >= targets.unsqueeze(1) - ends), 1, counts)
+
+
 def compress_tokens(
     hidden_states: Tensor,
     attention_mask: Tensor,
@@ -205,13 +214,7 @@ def compress_tokens(
 
     place = torch.arange(out_len, device=hidden_states.device).unsqueeze(0) - offset  # (B, T) bin index
     out_valid = (place >= 0) & (place < targets.unsqueeze(1))  # (B, T)
-    j = (place - ends).clamp(min=0)  # bin index among the bins between the ends (an end's bin: one token)
-    if disjoint:  # bin j holds the ranks r with j <= r*t/n < j + 1
-        counts = (((j + 1) * n + t - 1) // t - (j * n + t - 1) // t).clamp(min=1)  # (B, T) tokens per bin
-    else:
-        counts = (((j + 1) * n + t - 1) // t - (j * n) // t).clamp(min=1)
-    if keep_ends:
-        counts = torch.where((place < ends) | (place >= targets.unsqueeze(1) - ends), 1, counts)
+    counts = _bin_sizes(place, ends, n, t, targets, disjoint)  # (B, T)
     pooled = summed.view(batch, out_len, dim) / counts.unsqueeze(-1).to(acc_dtype)  # zeros at padding
     return pooled.to(hidden_states.dtype), out_valid.to(attention_mask.dtype)
 

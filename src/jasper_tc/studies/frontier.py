@@ -27,6 +27,7 @@ from ..results import Verdict, ratio_key, scores_by_task, share
 from .compression import MODEL, CompressionStudy, Variant, _data, _run, trained_model
 from .diagnosis import run_diagnosis
 from .shapes import TIMED_DOCUMENTS, shape_name, time_shapes
+from .windows import run_windows_probe
 
 __all__ = ["DESIGNS", "FrontierStudy", "judge", "run_frontier_study", "with_verdicts", "write_page"]
 
@@ -88,6 +89,7 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     clock = PhaseClock(say)
     earlier = study.earlier or {}
     diagnosis = run_diagnosis(out, say) if study.diagnosis and not earlier.get("diagnosis") else None
+    windows = earlier.get("windows") or (run_windows_probe(out, say, study.eval_limit) if study.diagnosis else None)
     source = inspect_source(MODEL)
     plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides, recipe=())
@@ -116,6 +118,7 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
         | {"model": MODEL},
         "variants": _kept(earlier, study.variants, "variants") + [asdict(v) for v in study.variants],
         "diagnosis": diagnosis or earlier.get("diagnosis"),
+        "windows": windows,
         "original": original,
         "original_speed": speeds["original"],
         "speed_method": TIMED_DOCUMENTS,

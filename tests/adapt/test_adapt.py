@@ -166,9 +166,9 @@ def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(m
     plan = seen["plan"]
     assert plan.overrides == (*DESIGNS["token"].overrides, "dynamic.steps=5") and plan.extra["design"] == "token"
     result = CliRunner().invoke(app, args)  # no --design: the shipped recipe as its files have it
-    assert seen["plan"].overrides == () and seen["plan"].extra["design"] == "wide-ends-no-mlp-token"
+    assert seen["plan"].overrides == () and seen["plan"].extra["design"] == "wide-ends-disjoint"
     result = CliRunner().invoke(app, [*args, "--design", "fastest"])
-    assert result.exit_code == 2 and "unknown design 'fastest'; one of: wide-ends-no-mlp-token, " in result.output
+    assert result.exit_code == 2 and "unknown design 'fastest'; one of: wide-ends-disjoint, " in result.output
 
 
 def test_the_shipped_recipe_is_the_default_design_and_base_restores_the_earlier_one():
@@ -181,11 +181,14 @@ def test_the_shipped_recipe_is_the_default_design_and_base_restores_the_earlier_
         ours = [o.split(".", 1)[1] for o in DESIGNS[design].overrides if o.split(".", 1)[0] in (name, "stages")]
         return apply_overrides(data, ours)
 
-    assert DESIGNS["wide-ends-no-mlp-token"].overrides == ()
-    fixed = stage("fixed", "wide-ends-no-mlp-token")
+    assert DESIGNS["wide-ends-disjoint"].overrides == ()
+    fixed = stage("fixed", "wide-ends-disjoint")
     assert not fixed["start"]["insert_jasper_mlp"] and fixed["start"]["compress_keep_ends"] == 39
+    assert fixed["start"]["compress_windows"] == "disjoint"
     assert fixed["loss"] == {"cosine": 10, "token": 10} and "lr_by_pattern" not in fixed["optimizer"]
+    assert stage("fixed", "wide-ends-no-mlp-token")["start"]["compress_windows"] == "overlapping"
     base = stage("fixed", "base")
+    assert base["start"]["compress_windows"] == "overlapping"
     assert base["start"]["insert_jasper_mlp"] and base["start"]["mlp_init"] == "residual"
     assert base["start"]["compress_keep_ends"] == 0 and base["loss"]["token"] == 0
     assert base["optimizer"]["lr_by_pattern"] == {"jasper_mlp.*": 1.0e-3}

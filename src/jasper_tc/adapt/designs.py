@@ -1,7 +1,8 @@
 """Other points of the quality-speed frontier: what ``jasper-tc adapt --design NAME`` trains instead.
 
-The shipped recipe is the design ``wide-ends-no-mlp-token``. Each other design is the earlier recipe (a
-residual ``jasper_mlp``, the release's pool, the embedding loss alone: ``EARLIER``) with a few overrides.
+The shipped recipe is the design ``wide-ends-disjoint``. ``wide-ends-no-mlp-token`` is the recipe before it
+(the release's overlapping windows); each other design is the earliest recipe (a residual ``jasper_mlp``, the
+release's pool, the embedding loss alone: ``EARLIER``) with a few overrides.
 Each is a run of the design study (``jasper-tc compression-study --design``, docs/compression-frontier.md),
 which measures its share of the original's quality at every ratio against its measured speed, so that a
 user picks a point by its figures.
@@ -15,7 +16,9 @@ from pathlib import Path
 
 __all__ = ["DEFAULT", "DESIGNS", "EARLIER", "Design", "design_overrides", "saved_design"]
 
+OVERLAPPING = "fixed.start.compress_windows=overlapping"  # the release's windows: neighbours share a token
 EARLIER = (  # the recipe before wide-ends-no-mlp-token became the shipped one
+    OVERLAPPING,
     "fixed.start.insert_jasper_mlp=true",
     "fixed.start.mlp_init=residual",
     "fixed.start.compress_keep_ends=0",
@@ -31,7 +34,6 @@ SCORED = (
 )
 TOKEN = "stages.loss.token=10"
 X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the shipped recipe's steps
-DISJOINT = "fixed.start.compress_windows=disjoint"
 
 
 @dataclass(frozen=True)
@@ -46,22 +48,22 @@ def _earlier(name: str, change: str, *overrides: str) -> Design:
     return Design(name, change, (*EARLIER, *overrides))
 
 
-DEFAULT = "wide-ends-no-mlp-token"
+DEFAULT = "wide-ends-disjoint"
 DESIGNS = {
     d.name: d
     for d in (
         Design(
             DEFAULT,
             "the shipped recipe: 39 tokens at each end keep a place of their own (the same budget; the middle pooled "
-            "coarser), no MLP, + the token term",
+            "coarser), disjoint windows (each token in one window), no MLP, + the token term",
         ),
-        Design("wide-ends-no-mlp-token-x3", "wide-ends-no-mlp-token at three times the steps (300 + 900)", X3),
         Design(
-            "wide-ends-disjoint",
-            "wide-ends-no-mlp-token with disjoint windows (each token in one window: no window shares a token "
-            "with its neighbour, as the release's do)",
-            (DISJOINT,),
+            "wide-ends-no-mlp-token",
+            "the recipe before: wide-ends-disjoint with the release's windows (neighbours share a token)",
+            (OVERLAPPING,),
         ),
+        Design("wide-ends-no-mlp-token-x3", "wide-ends-no-mlp-token at three times the steps (300 + 900)",
+               (OVERLAPPING, *X3)),
         _earlier("base", "the earlier recipe: the pool on the input, a residual jasper_mlp"),
         _earlier("after-1-no-mlp", "the pool after layer 1, ends kept, no MLP", ENDS, f"{AFTER}=1", *NO_MLP),
         _earlier("token", "ends kept, + the token-level term (weight 10)", ENDS, TOKEN),

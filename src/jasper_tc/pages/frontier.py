@@ -90,6 +90,9 @@ def _verdict_lines(results: dict) -> list[str]:
         where = "no point that fast" if best is None else (
             f"best: `{best['run']}` at r={best['ratio']:g}, {best['held_out_pct']:.1f}% at {best['speed_up']:.2f}×"
         )  # fmt: skip
+        if best and best.get("speed_up_rounds"):
+            low, high = best["speed_up_rounds"]
+            where += f"; one round alone put its speed-up between {low:.2f}× and {high:.2f}×"
         lines.append(f"- ≥ {verdict.figures['kept_pct']:g}% at ≥ {verdict.figures['speed_up']:g}× : {said} ({where}).")
     return lines
 

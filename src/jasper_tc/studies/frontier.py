@@ -47,6 +47,7 @@ class FrontierStudy:
     ratios: tuple[float, ...] = FRONTIER_RATIOS
     speed_lengths: tuple[int, ...] = (256, 512)
     speed_documents: int = 32
+    speed_rounds: int = 7  # alternating rounds, the median kept: one round on this machine can be 20% off
     eval_limit: int | None = None
     diagnosis: bool = True
     extra: dict = field(default_factory=dict)
@@ -109,7 +110,8 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     with clock.phase("speed: the original and every run's shape, alternating rounds"):
         designs = {name: run["design"] for name, run in runs.items()}
         lengths, ratios = list(study.speed_lengths), list(study.ratios)
-        speeds = time_shapes(source, designs, out / "speed.json", lengths, ratios, study.speed_documents)
+        timing = {"documents": study.speed_documents, "rounds": study.speed_rounds}
+        speeds = time_shapes(source, designs, out / "speed.json", lengths, ratios, **timing)
     for run in runs.values():
         run["timed_as"] = shape_name(run["design"])
         run["speed"], run["speed_reference"] = speeds[run["timed_as"]], speeds["original"]
@@ -133,8 +135,10 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
 
 def _kept(earlier: dict, trained: tuple[Variant, ...], key: str) -> list[dict]:
     """The entries of ``earlier[key]`` for runs this study does not train again."""
-    names = {variant.name for variant in trained}
-    return [entry for entry in earlier.get(key, []) if entry["name"] not in names]
+    names, current = {variant.name for variant in trained}, {variant.name: variant for variant in DESIGNS}
+    kept = [entry for entry in earlier.get(key, []) if entry["name"] not in names]
+    # what a run changes is said as the designs say it now (the shipped recipe moves on); its overrides stay
+    return [entry | ({"change": current[entry["name"]].change} if entry["name"] in current else {}) for entry in kept]
 
 
 def points(results: dict, length: int = 256) -> list[dict]:
@@ -146,11 +150,12 @@ def points(results: dict, length: int = 256) -> list[dict]:
                       **results["runs"]}.items():  # fmt: skip
         scores = scores_by_task(run["results"])
         reference = run.get("speed_reference") or results["original_speed"]
-        base_ms = next(r["ms_per_doc"] for r in reference if r["length"] == length and r["ratio"] == 1.0)
+        base = next(r for r in reference if r["length"] == length and r["ratio"] == 1.0)
         for row in run["speed"]:
             if row["length"] == length and ratio_key(row["ratio"]) in scores.get(HELD_OUT_TASK, {}):
                 ratio = row["ratio"]
-                speed = {"speed_up": base_ms / row["ms_per_doc"], "ms_per_doc": row["ms_per_doc"]}
+                speed = {"speed_up": base["ms_per_doc"] / row["ms_per_doc"], "ms_per_doc": row["ms_per_doc"]}
+                speed["speed_up_rounds"] = _round_speed_ups(base, row)
                 kept = {
                     "held_out_pct": share(scores, original, ratio, [HELD_OUT_TASK]),
                     "long_pct": share(scores, original, ratio, list(LONG_TASKS)),
@@ -164,6 +169,15 @@ def points(results: dict, length: int = 256) -> list[dict]:
             for other in found
         )  # fmt: skip
     return found
+
+
+def _round_speed_ups(base: dict, row: dict) -> list[float] | None:
+    """The lowest and highest speed-up of one round's timing over the same round's original: how far a
+    single round would have put it."""
+    if "rounds" not in base or "rounds" not in row or len(base["rounds"]) != len(row["rounds"]):
+        return None
+    ups = [b / r for b, r in zip(base["rounds"], row["rounds"])]
+    return [min(ups), max(ups)]
 
 
 def judge(results: dict) -> list[Verdict]:

@@ -52,17 +52,25 @@ def _shaped(source, design: dict, max_length: int):
 
 
 def time_shapes(
-    source, designs: dict[str, dict], kept: Path, lengths: list[int], ratios: list[float], documents: int
+    source,
+    designs: dict[str, dict],
+    kept: Path,
+    lengths: list[int],
+    ratios: list[float],
+    *,
+    documents: int,
+    rounds: int,
 ) -> dict[str, list[dict]]:
     """ms per document of the original (as sentence-transformers loads it) and of every shape in ``designs``
-    (name -> design), at each length and ratio, in alternating rounds (median of 3); kept in ``kept`` while it
-    times the same shapes, lengths, ratios and documents."""
+    (name -> design), at each length and ratio, in alternating rounds (the median kept); kept in ``kept``
+    while it times the same shapes, lengths, ratios, documents and rounds."""
     from ..encode import load
     from ..evaluation.report import long_documents, timed_rounds
     from ..resources import DATA
 
     shapes = {shape_name(d): {k: d.get(k) for k in SHAPE_KEYS} for d in designs.values()}
     timed = {"shapes": sorted(shapes), "lengths": lengths, "ratios": ratios, "documents": TIMED_DOCUMENTS}
+    timed |= {"documents_timed": documents, "rounds": rounds}
     saved = json.loads(kept.read_text(encoding="utf-8")) if kept.is_file() else {}
     if saved and all(saved.get(key) == value for key, value in timed.items()):
         return saved["rows"]
@@ -73,6 +81,6 @@ def time_shapes(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         setups = {name: (lambda e=encoder: e) for name, encoder in encoders.items()}
-        rows = timed_rounds(setups, texts, lengths, ratios)
+        rows = timed_rounds(setups, texts, lengths, ratios, rounds=rounds)
     atomic_write_json(kept, timed | {"rows": rows})
     return rows

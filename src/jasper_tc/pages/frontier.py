@@ -111,6 +111,11 @@ def _figure(results: dict) -> Figure:
         )
     frontier = sorted((p for p in results["points"] if p["frontier"]), key=lambda p: p["speed_up"])
     lines.append(Line("frontier", [p["speed_up"] for p in frontier], [p["held_out_pct"] for p in frontier], "k--"))
+    right = max(p["speed_up"] for p in results["points"])
+    for verdict, style in zip(map(Verdict.of, results["verdicts"]), ("r:", "m:")):  # each bar's corner
+        fast, kept = verdict.figures["speed_up"], verdict.figures["kept_pct"]
+        corner = ([fast, fast, max(right, fast)], [100.0, kept, kept])
+        lines.append(Line(f"bar: {kept:g}% at {fast:g}×", *corner, style, marker=None))
     panel = Panel(
         "all-MiniLM-L6-v2, 256-token documents", lines, xlabel="speed-up over the original at ratio 1 (measured)",
         ylabel=f"{results['judged']['held_out_task']}: % of the original's ratio-1 nDCG@10",

@@ -9,6 +9,7 @@ token kept whole. Each pair is measured with and without 39 tokens at each end k
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,10 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..phases import PhaseClock
 from ..recipes import LONG_TASKS
+from .diagnosis import MODEL
 
 __all__ = ["PROBES", "WINDOW_RATIOS", "run_windows_probe"]
 
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WINDOW_RATIOS = (0.7, 0.5, 0.33, 0.1)
 PROBES = tuple((ends, windows) for ends in (0, 39) for windows in ("overlapping", "disjoint"))
 
@@ -31,8 +32,6 @@ def probe_name(keep_ends: int, windows: str) -> str:
 def run_windows_probe(output: Path, say: Callable[[str], None] = print, limit: int | None = None) -> dict:
     """Every probe's nDCG@10 on the long-text English tasks at 256 tokens; kept per probe in
     ``output/windows`` and resumed."""
-    import json
-
     from ..adapt import inspect_source
     from ..encode import EncodeOptions, Encoder
     from ..encode.backends import JasperBackend

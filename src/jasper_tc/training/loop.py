@@ -200,17 +200,9 @@ def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Ru
 
 
 def _token_target(config: TrainConfig, student, device) -> TokenTarget:
-    """The token-level term's teacher, frozen on this process's device, and the student's pool settings."""
+    """The token-level term's teacher, frozen on this process's device, and the student's compressor."""
     teacher = load_token_teacher(config.data.token_teacher).to(device)
-    settings = student.config
-    return TokenTarget(
-        teacher,
-        config.loss.token,
-        settings.length_threshold,
-        settings.padding_side,
-        settings.compress_keep_ends,
-        settings.compress_windows == "disjoint",
-    )
+    return TokenTarget(teacher, config.loss.token, student.token_compressor)
 
 
 def _pick_checkpoint(output: Path) -> tuple[int, Path] | ConfigError | None:

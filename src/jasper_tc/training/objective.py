@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..model import LENGTH_THRESHOLD, compress_tokens, fit_ratio
+from ..model import LENGTH_THRESHOLD, TokenCompressor, fit_ratio
 from .config import LossConfig
 from .distributed import gather, rank_and_world
 from .losses import cosine_loss, info_nce_loss, mse_loss, similarity_loss, soft_distillation_loss, token_loss
@@ -113,22 +113,17 @@ def triple_objective(config: LossConfig, negatives: int) -> Objective:
 
 @dataclass
 class TokenTarget:
-    """The ``token`` loss term: a frozen teacher's uncompressed last-layer token states, pooled by the windows
-    the student's pool used, as the targets of the student's compressed token states."""
+    """The ``token`` loss term: a frozen teacher's uncompressed last-layer token states, pooled by the student's
+    own compressor (so by the windows its pool used), as the targets of the student's compressed token states."""
 
     teacher: torch.nn.Module
     weight: float
-    threshold: int
-    padding_side: str
-    keep_ends: int
-    disjoint: bool = False
+    compressor: TokenCompressor  # the student's: its threshold, padding side, kept ends and windows
 
     def term(self, inputs: dict[str, Tensor], ratio: float | Tensor, states: Tensor, mask: Tensor) -> Tensor:
         with torch.no_grad():
             _, full, full_mask = self.teacher(**inputs, compression_ratio=1.0, return_token_states=True)
-            target, _ = compress_tokens(
-                full, full_mask, ratio, self.threshold, self.padding_side, self.keep_ends, self.disjoint
-            )  # (B, T, H): the same windows as the student's
+            target, _ = self.compressor(full, full_mask, ratio)  # (B, T, H): the same windows as the student's
         return token_loss(states, target.to(states.dtype), mask)
 
 

@@ -94,3 +94,21 @@ def test_the_windows_probe_is_a_table_of_shares(tmp_path):
     text = page.read_text()
     assert "## Diagnosis, training-free: which windows the pool averages over" in text
     assert "| overlapping | 0 | 100.0 | 100.0 |" in text and "| disjoint | 39 | 50.0 | 50.0 |" in text
+
+
+def test_the_windows_probe_measures_only_the_probes_an_earlier_study_lacks(tmp_path, monkeypatch):
+    from jasper_tc.studies import windows
+
+    measured = []
+
+    def fake_suite(encoder, tasks, root, ratios, folder, model_name, options):
+        compressor = encoder.backend.model.token_compressor
+        measured.append((model_name, compressor.keep_ends, compressor.merge))
+        return [{"task_name": "XQuAD-en", "compression_ratio": r, "main_score": 0.5} for r in ratios]
+
+    monkeypatch.setattr("jasper_tc.evaluation.suite.run_suite", fake_suite)
+    fixed = {windows.probe_name(e, w): {"keep_ends": e, "windows": w, "results": []} for e, w in windows.FIXED}
+    probe = windows.run_windows_probe(tmp_path, say=lambda _: None, known={"limit": None, "runs": fixed})
+    assert measured == [("ends1-merge", 1, True), ("ends39-merge", 39, True)]  # the rest known
+    assert probe["runs"].keys() == {windows.probe_name(e, w) for e, w in windows.PROBES}
+    assert probe["runs"]["ends0-disjoint"] == fixed["ends0-disjoint"]

@@ -32,6 +32,7 @@ SCORED = (
     "fixed.start.compress_pool=scored",
     "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3, token_scorer.*: 1.0e-3}",
 )
+MERGE = "fixed.start.compress_pool=merge"
 TOKEN = "stages.loss.token=10"
 X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the shipped recipe's steps
 
@@ -56,6 +57,16 @@ DESIGNS = {
             DEFAULT,
             "the shipped recipe: 39 tokens at each end keep a place of their own (the same budget; the middle pooled "
             "coarser), disjoint windows (each token in one window), no MLP, + the token term",
+        ),
+        Design(
+            "merge-ends39",
+            "wide-ends-disjoint with windows chosen by the text: the most alike neighbours merged first",
+            (MERGE,),
+        ),
+        Design(
+            "merge-ends1",
+            "merge-ends39 with only [CLS] and [SEP] kept whole (the text chooses every other window)",
+            (MERGE, "fixed.start.compress_keep_ends=1"),
         ),
         Design(
             "wide-ends-no-mlp-token",

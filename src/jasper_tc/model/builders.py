@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from .compressor import LENGTH_THRESHOLD, TokenCompressor, check_ratio
+from .compressor import LENGTH_THRESHOLD, check_ratio, check_threshold
 from .config import JasperTCConfig
-from .modeling import JasperTCModel, SwiGLU, drop_pooler
+from .modeling import JasperTCModel, SwiGLU, compressor_for, drop_pooler
 from .packaged import resolve_model
 
 MlpInit = Literal["random", "identity", "residual"]
@@ -163,13 +163,9 @@ def insert_jasper_mlp(
     config = model.config
     threshold = config.length_threshold if length_threshold is None else length_threshold
     ratio = config.compression_ratio if compression_ratio is None else compression_ratio
-    disjoint = config.compress_windows == "disjoint"
-    compressor = TokenCompressor(threshold, ratio, config.padding_side, config.compress_keep_ends, disjoint)
-    config.length_threshold, config.compression_ratio, config.use_jasper_mlp = (
-        threshold,
-        compressor.compression_ratio,
-        True,
-    )
+    config.length_threshold, config.compression_ratio = check_threshold(threshold), check_ratio(ratio)
+    compressor = compressor_for(config)
+    config.use_jasper_mlp = True
     config.jasper_mlp_residual = mlp_init == "residual"
     reference = model.linear_1.weight
     mlp = SwiGLU(config.text_config.hidden_size, config.mlp_intermediate_size)
@@ -249,8 +245,7 @@ def configure_compression(
     JasperTCConfig(**{**config.to_dict(), **changes})  # every problem named before anything changes
     for key, value in changes.items():
         setattr(config, key, value)
-    model.token_compressor.keep_ends = config.compress_keep_ends
-    model.token_compressor.disjoint = config.compress_windows == "disjoint"
+    model.token_compressor = compressor_for(config)
     if config.compress_pool == "scored" and model.token_scorer is None:
         reference = model.linear_1.weight
         model.token_scorer = nn.Linear(config.text_config.hidden_size, 1, bias=False).to(reference.device)

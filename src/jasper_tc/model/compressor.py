@@ -27,6 +27,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .merging import merge_groups, pool_groups
+
 PaddingSide = Literal["left", "right"]
 
 # Inputs with at most this many valid tokens are never compressed (the release's threshold).
@@ -232,10 +234,12 @@ class TokenCompressor(nn.Module):
         padding_side: PaddingSide = "left",
         keep_ends: int = 0,
         disjoint: bool = False,
+        merge: bool = False,
     ) -> None:
         super().__init__()
         self.keep_ends = keep_ends
         self.disjoint = disjoint
+        self.merge = merge  # windows chosen by the text (merging.py), not by position
         self.length_threshold = check_threshold(length_threshold)
         self.compression_ratio = check_ratio(compression_ratio)
         self.padding_side: PaddingSide = check_padding_side(padding_side)
@@ -245,13 +249,35 @@ class TokenCompressor(nn.Module):
         ratio = self.compression_ratio if compression_ratio is None else check_ratio(compression_ratio)
         return compressed_length(n, ratio, self.length_threshold)
 
+    def groups(self, states: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor | None = None):
+        """The ``(B, L)`` group of each token when windows are chosen by the text (``merge``), from ``states``;
+        None for fixed windows. Passed to :meth:`forward`, it pools other states by the same windows."""
+        if not self.merge:
+            return None
+        ratio = self.compression_ratio if compression_ratio is None else compression_ratio
+        ratio = _checked(states, attention_mask, ratio, self.length_threshold, self.padding_side)
+        targets = compressed_lengths(attention_mask.bool().sum(dim=1), ratio, self.length_threshold)
+        return merge_groups(states, attention_mask, targets, self.keep_ends)
+
     def forward(
         self,
         hidden_states: Tensor,
         attention_mask: Tensor,
         compression_ratio: float | Tensor | None = None,
+        groups: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
+        """Pooled ``(B, T, D)`` states and their ``(B, T)`` mask; ``groups`` (from :meth:`groups`): pooled by
+        those windows instead of windows chosen from ``hidden_states``."""
         ratio = self.compression_ratio if compression_ratio is None else compression_ratio
+        if groups is None and self.merge:
+            groups = self.groups(hidden_states, attention_mask, ratio)
+        if groups is not None:
+            if groups.shape != attention_mask.shape:
+                shapes = f"{tuple(groups.shape)} and {tuple(attention_mask.shape)}"
+                raise ValueError(f"groups and attention_mask must have one shape, got {shapes}")
+            if not bool((groups.max(dim=1).values + 1 < attention_mask.bool().sum(dim=1)).any()):
+                return hidden_states, attention_mask  # no sample changes length
+            return pool_groups(hidden_states, attention_mask, groups, self.padding_side)
         return compress_tokens(
             hidden_states,
             attention_mask,
@@ -265,5 +291,6 @@ class TokenCompressor(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"length_threshold={self.length_threshold}, compression_ratio={self.compression_ratio}, "
-            f"padding_side={self.padding_side!r}"
+            f"padding_side={self.padding_side!r}, keep_ends={self.keep_ends}, disjoint={self.disjoint}, "
+            f"merge={self.merge}"
         )

@@ -66,7 +66,8 @@ class JasperTCConfig(PreTrainedConfig):
     # its window's mean position; with absolute position embeddings, they are added before the pool).
     compress_positions: str = "renumber"
     # "mean" (the release) or "scored": each window a weighted mean, the weights exp(score) from a linear
-    # scorer of each token whose weights start at zero, so that an untrained scorer is the mean.
+    # scorer of each token whose weights start at zero, so that an untrained scorer is the mean. "merge":
+    # windows chosen by the text, neighbours that are most alike merged first (model/merging.py).
     compress_pool: str = "mean"
     # "overlapping" (the release, an adaptive average pool's windows: neighbours share the token where they
     # meet) or "disjoint" (each token in one window: windows of whole tokens).
@@ -121,8 +122,8 @@ def _compression_problems(config: JasperTCConfig) -> list[str]:
         problems.append(f"compress_keep_ends={config.compress_keep_ends} leaves no tokens to pool under the threshold")
     if config.compress_positions not in ("renumber", "keep"):
         problems.append(f"compress_positions must be 'renumber' or 'keep', got {config.compress_positions!r}")
-    if config.compress_pool not in ("mean", "scored"):
-        problems.append(f"compress_pool must be 'mean' or 'scored', got {config.compress_pool!r}")
+    if config.compress_pool not in ("mean", "scored", "merge"):
+        problems.append(f"compress_pool must be 'mean', 'scored' or 'merge', got {config.compress_pool!r}")
     if config.compress_windows not in ("overlapping", "disjoint"):
         problems.append(f"compress_windows must be 'overlapping' or 'disjoint', got {config.compress_windows!r}")
     return problems

@@ -50,6 +50,18 @@ def drop_pooler(backbone: PreTrainedModel) -> PreTrainedModel:
 PACKABLE_BACKBONES = frozenset({"qwen3", "qwen2", "llama", "mistral"})  # causal: packed inputs stay apart
 
 
+def compressor_for(config: JasperTCConfig) -> TokenCompressor:
+    """The pool a config describes: its threshold, default ratio, padding side, kept ends and windows."""
+    return TokenCompressor(
+        length_threshold=config.length_threshold,
+        compression_ratio=config.compression_ratio,
+        padding_side=config.padding_side,
+        keep_ends=config.compress_keep_ends,
+        disjoint=config.compress_windows == "disjoint",
+        merge=config.compress_pool == "merge",
+    )
+
+
 class JasperTCModel(PreTrainedModel):
     """A transformers backbone with a token compressor after its embedding lookup, pooled to one vector.
 
@@ -72,13 +84,7 @@ class JasperTCModel(PreTrainedModel):
         hidden_size = config.text_config.hidden_size
         self.jasper_mlp = SwiGLU(hidden_size, config.mlp_intermediate_size) if config.use_jasper_mlp else None
         self.linear_1 = nn.Linear(hidden_size, config.embedding_dim, bias=True)
-        self.token_compressor = TokenCompressor(
-            length_threshold=config.length_threshold,
-            compression_ratio=config.compression_ratio,
-            padding_side=config.padding_side,
-            keep_ends=config.compress_keep_ends,
-            disjoint=config.compress_windows == "disjoint",
-        )
+        self.token_compressor = compressor_for(config)
         # compress_pool "scored": a token's weight in its window is exp(score); zero weights: the plain mean.
         self.token_scorer = nn.Linear(hidden_size, 1, bias=False) if config.compress_pool == "scored" else None
         backbone_parameters = inspect.signature(self.model.forward).parameters
@@ -181,15 +187,31 @@ class JasperTCModel(PreTrainedModel):
             backbone_inputs["use_cache"] = False
         return self.model(**backbone_inputs).last_hidden_state
 
-    def pool(self, hidden: Tensor, attention_mask: Tensor, ratio: float | Tensor) -> tuple[Tensor, Tensor]:
-        """The token pool: each window's mean, or (``compress_pool: scored``) its weighted mean."""
+    def pool(
+        self, hidden: Tensor, attention_mask: Tensor, ratio: float | Tensor, groups: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The token pool: each window's mean, or (``compress_pool: scored``) its weighted mean; the windows
+        ``groups`` when given (``compress_pool: merge`` chooses them from ``hidden`` otherwise)."""
         if self.token_scorer is None:
-            return self.token_compressor(hidden, attention_mask, ratio)
+            return self.token_compressor(hidden, attention_mask, ratio, groups=groups)
         scores = self.token_scorer(hidden).squeeze(-1).float().clamp(-20.0, 20.0)  # (B, L)
         weights = torch.exp(scores) * attention_mask.to(scores.dtype)  # (B, L)
         summed, mask = self.token_compressor(hidden.float() * weights.unsqueeze(-1), attention_mask, ratio)
         total, _ = self.token_compressor(weights.unsqueeze(-1), attention_mask, ratio)  # (B, T, 1)
         return (summed / total.clamp(min=1e-12)).to(hidden.dtype), mask
+
+    def input_groups(self, input_ids: Tensor, attention_mask: Tensor, ratio: float | Tensor) -> Tensor | None:
+        """The windows ``compress_pool: merge`` chooses for these inputs (None for fixed windows): what the
+        token-level term pools a teacher's states by, so that its targets are the student's windows."""
+        if not self.token_compressor.merge:
+            return None
+        if self.pools_inside():
+            raise ValueError(
+                "compress_pool: merge chooses its windows after a layer here; the token-level term "
+                "takes them from the input only (compress_after_layer: 0, compress_positions: renumber)"
+            )
+        with torch.no_grad():
+            return self.token_compressor.groups(self.input_states(input_ids), attention_mask, ratio)
 
     def pools_inside(self) -> bool:
         """Whether the pool acts inside the backbone (after a layer, or with positions kept), not before it."""
@@ -202,9 +224,10 @@ class JasperTCModel(PreTrainedModel):
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L)
         after = self.config.compress_after_layer
         states = stepper.run(stepper.start(hidden, positions), attention_mask, positions, 0, after)
-        pooled, pooled_mask = self.pool(states, attention_mask, ratio)  # (B, T, H), (B, T)
+        groups = self.token_compressor.groups(states, attention_mask, ratio)  # None: fixed windows
+        pooled, pooled_mask = self.pool(states, attention_mask, ratio, groups)  # (B, T, H), (B, T)
         if self.config.compress_positions == "keep" and stepper.positional_at_every_layer:
-            where, _ = self.token_compressor(positions.unsqueeze(-1).to(states.dtype), attention_mask, ratio)
+            where, _ = self.token_compressor(positions.unsqueeze(-1).to(states.dtype), attention_mask, ratio, groups)
             pooled_positions = where.squeeze(-1)  # (B, T) each pooled token at its window's mean position
         else:
             pooled_positions = (pooled_mask.long().cumsum(-1) - 1).clamp(min=0)

@@ -90,7 +90,8 @@ def run_frontier_study(study: FrontierStudy, say: Callable[[str], None] = print)
     clock = PhaseClock(say)
     earlier = study.earlier or {}
     diagnosis = run_diagnosis(out, say) if study.diagnosis and not earlier.get("diagnosis") else None
-    windows = earlier.get("windows") or (run_windows_probe(out, say, study.eval_limit) if study.diagnosis else None)
+    known = earlier.get("windows")
+    windows = run_windows_probe(out, say, study.eval_limit, known) if study.diagnosis else known
     source = inspect_source(MODEL)
     plan = AdaptPlan(MODEL, Path(), out, ratios=study.ratios, eval_limit=study.eval_limit, dtype=None)
     inner = CompressionStudy(output=out, paragraphs=study.paragraphs, base_overrides=study.base_overrides, recipe=())

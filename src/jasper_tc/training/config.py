@@ -60,7 +60,7 @@ class StartConfig:
     compress_after_layer: int | None = None
     compress_keep_ends: int | None = None
     compress_positions: Literal["renumber", "keep"] | None = None
-    compress_pool: Literal["mean", "scored"] | None = None
+    compress_pool: Literal["mean", "scored", "merge"] | None = None  # merge: windows chosen by the text
     compress_windows: Literal["overlapping", "disjoint"] | None = None  # disjoint: each token in one window
 
 

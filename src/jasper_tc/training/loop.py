@@ -202,7 +202,7 @@ def _prepare(config: TrainConfig, source: str, verify_store: bool = True) -> _Ru
 def _token_target(config: TrainConfig, student, device) -> TokenTarget:
     """The token-level term's teacher, frozen on this process's device, and the student's compressor."""
     teacher = load_token_teacher(config.data.token_teacher).to(device)
-    return TokenTarget(teacher, config.loss.token, student.token_compressor)
+    return TokenTarget(teacher, config.loss.token, student.token_compressor, student.input_groups)
 
 
 def _pick_checkpoint(output: Path) -> tuple[int, Path] | ConfigError | None:

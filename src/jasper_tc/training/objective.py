@@ -119,11 +119,18 @@ class TokenTarget:
     teacher: torch.nn.Module
     weight: float
     compressor: TokenCompressor  # the student's: its threshold, padding side, kept ends and windows
+    # The student's windows for given inputs (``JasperTCModel.input_groups``), where its text chooses them.
+    groups: Callable[[Tensor, Tensor, float | Tensor], Tensor | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.compressor.merge and self.groups is None:
+            raise ValueError("the student's windows are chosen by its text (compress_pool: merge): pass its groups")
 
     def term(self, inputs: dict[str, Tensor], ratio: float | Tensor, states: Tensor, mask: Tensor) -> Tensor:
         with torch.no_grad():
             _, full, full_mask = self.teacher(**inputs, compression_ratio=1.0, return_token_states=True)
-            target, _ = self.compressor(full, full_mask, ratio)  # (B, T, H): the same windows as the student's
+            windows = self.groups(inputs["input_ids"], inputs["attention_mask"], ratio) if self.groups else None
+            target, _ = self.compressor(full, full_mask, ratio, groups=windows)  # (B, T, H): the student's windows
         return token_loss(states, target.to(states.dtype), mask)
 
 

@@ -166,9 +166,9 @@ def test_a_design_is_the_recipe_with_its_overrides_and_an_unknown_one_is_named(m
     plan = seen["plan"]
     assert plan.overrides == (*DESIGNS["token"].overrides, "dynamic.steps=5") and plan.extra["design"] == "token"
     result = CliRunner().invoke(app, args)  # no --design: the shipped recipe as its files have it
-    assert seen["plan"].overrides == () and seen["plan"].extra["design"] == "wide-ends-disjoint"
+    assert seen["plan"].overrides == () and seen["plan"].extra["design"] == "merge-ends39"
     result = CliRunner().invoke(app, [*args, "--design", "fastest"])
-    assert result.exit_code == 2 and "unknown design 'fastest'; one of: wide-ends-disjoint, " in result.output
+    assert result.exit_code == 2 and "unknown design 'fastest'; one of: merge-ends39, " in result.output
 
 
 def test_the_shipped_recipe_is_the_default_design_and_base_restores_the_earlier_one():
@@ -181,14 +181,18 @@ def test_the_shipped_recipe_is_the_default_design_and_base_restores_the_earlier_
         ours = [o.split(".", 1)[1] for o in DESIGNS[design].overrides if o.split(".", 1)[0] in (name, "stages")]
         return apply_overrides(data, ours)
 
-    assert DESIGNS["wide-ends-disjoint"].overrides == ()
-    fixed = stage("fixed", "wide-ends-disjoint")
+    assert DESIGNS["merge-ends39"].overrides == ()
+    fixed = stage("fixed", "merge-ends39")
     assert not fixed["start"]["insert_jasper_mlp"] and fixed["start"]["compress_keep_ends"] == 39
-    assert fixed["start"]["compress_windows"] == "disjoint"
+    assert fixed["start"]["compress_pool"] == "merge"
     assert fixed["loss"] == {"cosine": 10, "token": 10} and "lr_by_pattern" not in fixed["optimizer"]
-    assert stage("fixed", "wide-ends-no-mlp-token")["start"]["compress_windows"] == "overlapping"
+    assert stage("fixed", "merge-ends1")["start"]["compress_keep_ends"] == 1
+    disjoint = stage("fixed", "wide-ends-disjoint")["start"]
+    assert (disjoint["compress_pool"], disjoint["compress_windows"]) == ("mean", "disjoint")
+    overlapping = stage("fixed", "wide-ends-no-mlp-token")["start"]
+    assert (overlapping["compress_pool"], overlapping["compress_windows"]) == ("mean", "overlapping")
     base = stage("fixed", "base")
-    assert base["start"]["compress_windows"] == "overlapping"
+    assert (base["start"]["compress_pool"], base["start"]["compress_windows"]) == ("mean", "overlapping")
     assert base["start"]["insert_jasper_mlp"] and base["start"]["mlp_init"] == "residual"
     assert base["start"]["compress_keep_ends"] == 0 and base["loss"]["token"] == 0
     assert base["optimizer"]["lr_by_pattern"] == {"jasper_mlp.*": 1.0e-3}

@@ -1,8 +1,9 @@
 """Other points of the quality-speed frontier: what ``jasper-tc adapt --design NAME`` trains instead.
 
-The shipped recipe is the design ``wide-ends-disjoint``. ``wide-ends-no-mlp-token`` is the recipe before it
-(the release's overlapping windows); each other design is the earliest recipe (a residual ``jasper_mlp``, the
-release's pool, the embedding loss alone: ``EARLIER``) with a few overrides.
+The shipped recipe is the design ``merge-ends39`` (windows chosen by the text). ``wide-ends-disjoint`` is the
+recipe before it (fixed windows of whole tokens), ``wide-ends-no-mlp-token`` the one before that (the release's
+overlapping windows); each other design is the earliest recipe (a residual ``jasper_mlp``, the release's pool,
+the embedding loss alone: ``EARLIER``) with a few overrides.
 Each is a run of the design study (``jasper-tc compression-study --design``, docs/compression-frontier.md),
 which measures its share of the original's quality at every ratio against its measured speed, so that a
 user picks a point by its figures.
@@ -16,9 +17,10 @@ from pathlib import Path
 
 __all__ = ["DEFAULT", "DESIGNS", "EARLIER", "Design", "design_overrides", "saved_design"]
 
-OVERLAPPING = "fixed.start.compress_windows=overlapping"  # the release's windows: neighbours share a token
+MEAN = "fixed.start.compress_pool=mean"  # fixed windows, each a mean (merge-ends39's are chosen by the text)
+OVERLAPPING = (MEAN, "fixed.start.compress_windows=overlapping")  # the release's windows: neighbours share a token
 EARLIER = (  # the recipe before wide-ends-no-mlp-token became the shipped one
-    OVERLAPPING,
+    *OVERLAPPING,
     "fixed.start.insert_jasper_mlp=true",
     "fixed.start.mlp_init=residual",
     "fixed.start.compress_keep_ends=0",
@@ -32,7 +34,6 @@ SCORED = (
     "fixed.start.compress_pool=scored",
     "stages.optimizer.lr_by_pattern={jasper_mlp.*: 1.0e-3, token_scorer.*: 1.0e-3}",
 )
-MERGE = "fixed.start.compress_pool=merge"
 TOKEN = "stages.loss.token=10"
 X3 = ("fixed.steps=300", "dynamic.steps=900")  # three times the shipped recipe's steps
 
@@ -49,32 +50,33 @@ def _earlier(name: str, change: str, *overrides: str) -> Design:
     return Design(name, change, (*EARLIER, *overrides))
 
 
-DEFAULT = "wide-ends-disjoint"
+DEFAULT = "merge-ends39"
 DESIGNS = {
     d.name: d
     for d in (
         Design(
             DEFAULT,
-            "the shipped recipe: 39 tokens at each end keep a place of their own (the same budget; the middle pooled "
-            "coarser), disjoint windows (each token in one window), no MLP, + the token term",
-        ),
-        Design(
-            "merge-ends39",
-            "wide-ends-disjoint with windows chosen by the text: the most alike neighbours merged first",
-            (MERGE,),
+            "the shipped recipe: windows chosen by the text (in each pass every other token may join its more "
+            "alike neighbour, the most alike first), 39 tokens at each end kept whole, no MLP, + the token term",
         ),
         Design(
             "merge-ends1",
             "merge-ends39 with only [CLS] and [SEP] kept whole (the text chooses every other window)",
-            (MERGE, "fixed.start.compress_keep_ends=1"),
+            ("fixed.start.compress_keep_ends=1",),
+        ),
+        Design(
+            "wide-ends-disjoint",
+            "the recipe before: fixed windows of whole tokens (each token in one window), 39 tokens at each end "
+            "kept whole (the same budget; the middle pooled coarser)",
+            (MEAN, "fixed.start.compress_windows=disjoint"),
         ),
         Design(
             "wide-ends-no-mlp-token",
-            "the recipe before: wide-ends-disjoint with the release's windows (neighbours share a token)",
-            (OVERLAPPING,),
+            "wide-ends-disjoint with the release's windows (neighbours share a token)",
+            OVERLAPPING,
         ),
         Design("wide-ends-no-mlp-token-x3", "wide-ends-no-mlp-token at three times the steps (300 + 900)",
-               (OVERLAPPING, *X3)),
+               (*OVERLAPPING, *X3)),
         _earlier("base", "the earlier recipe: the pool on the input, a residual jasper_mlp"),
         _earlier("after-1-no-mlp", "the pool after layer 1, ends kept, no MLP", ENDS, f"{AFTER}=1", *NO_MLP),
         _earlier("token", "ends kept, + the token-level term (weight 10)", ENDS, TOKEN),

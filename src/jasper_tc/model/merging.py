@@ -14,14 +14,14 @@ nDCG@10 on Wiki-title2article-en at ratio 0.5 where disjoint windows kept 97.5% 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["merge_groups", "pool_groups"]
 
 
-def _merge_pass(x: Tensor, count: Tensor, ends: Tensor, remove: Tensor, parity: int):
-    """One pass over left-aligned groups: the ``(B, L)`` slot each group moves to, and how many merged.
+def _merge_pass(x: Tensor, count: Tensor, ends: Tensor, remove: Tensor, parity: int) -> tuple[Tensor, Tensor]:
+    """One pass over left-aligned groups ``x`` (each its tokens' sum, so that a cosine is its mean's): the
+    ``(B, L)`` slot each group moves to, and how many merged per sample.
 
     Groups at positions of one parity may join their more similar neighbour; per sample, the ``remove`` most
     similar do. Kept ends (the first and last ``ends`` groups) neither join nor take one in.
@@ -30,8 +30,8 @@ def _merge_pass(x: Tensor, count: Tensor, ends: Tensor, remove: Tensor, parity: 
     idx = torch.arange(length, device=x.device).unsqueeze(0)  # (1, L)
     valid = idx < count.unsqueeze(1)
     free = valid & (idx >= ends) & (idx < (count.unsqueeze(1) - ends))  # (B, L)
-    unit = F.normalize(x, dim=-1)
-    similar = (unit[:, :-1] * unit[:, 1:]).sum(-1)  # (B, L-1): group i with group i + 1
+    norms = torch.linalg.vector_norm(x, dim=-1).clamp(min=1e-12)  # (B, L)
+    similar = torch.linalg.vecdot(x[:, :-1], x[:, 1:]) / (norms[:, :-1] * norms[:, 1:])  # (B, L-1): i with i + 1
     none = torch.full((batch, 1), -torch.inf, device=x.device)
     similar = torch.where(free[:, :-1] & free[:, 1:], similar, -torch.inf)
     right, left = torch.cat([similar, none], 1), torch.cat([none, similar], 1)  # (B, L)
@@ -46,15 +46,12 @@ def _merge_pass(x: Tensor, count: Tensor, ends: Tensor, remove: Tensor, parity: 
     return torch.where(valid, slot, -1), merged.sum(1)
 
 
-def _apply(slot: Tensor, x: Tensor, sizes: Tensor, out_len: int) -> tuple[Tensor, Tensor]:
-    """Groups moved to their slots: the size-weighted means and the summed sizes, ``out_len`` slots each."""
+def _apply(slot: Tensor, x: Tensor, out_len: int) -> Tensor:
+    """Groups moved to their slots: ``(B, out_len, D)`` sums of the groups that share a slot."""
     batch, length, dim = x.shape
     rows = torch.where(slot >= 0, slot + torch.arange(batch, device=x.device).unsqueeze(1) * out_len, batch * out_len)
-    weighted = (x * sizes.unsqueeze(-1)).reshape(batch * length, dim)
-    summed = x.new_zeros(batch * out_len + 1, dim).index_add(0, rows.view(-1), weighted)[:-1]
-    total = sizes.new_zeros(batch * out_len + 1).index_add(0, rows.view(-1), sizes.reshape(-1))[:-1]
-    total = total.view(batch, out_len)
-    return summed.view(batch, out_len, dim) / total.clamp(min=1e-12).unsqueeze(-1), total
+    summed = x.new_zeros(batch * out_len + 1, dim).index_add(0, rows.view(-1), x.reshape(batch * length, dim))
+    return summed[:-1].view(batch, out_len, dim)
 
 
 @torch.no_grad()
@@ -67,19 +64,22 @@ def merge_groups(states: Tensor, attention_mask: Tensor, targets: Tensor, keep_e
     length, dim = states.shape[1:]
     valid = attention_mask.bool()
     lengths = valid.sum(1)
-    order = (~valid).to(torch.uint8).argsort(dim=1, stable=True)  # valid tokens first, in order
-    x = states.detach().float().gather(1, order.unsqueeze(-1).expand(-1, -1, dim))
-    sizes = valid.gather(1, order).float()
+    positions = torch.arange(length, device=states.device).unsqueeze(0)
+    if bool((valid == (positions < lengths.unsqueeze(1))).all()):  # valid tokens first already (right padding)
+        order, x = positions.expand(valid.shape[0], -1), states.detach().float()
+    else:
+        order = (~valid).to(torch.uint8).argsort(dim=1, stable=True)  # valid tokens first, in order
+        x = states.detach().float().gather(1, order.unsqueeze(-1).expand(-1, -1, dim))
     compressing = targets < lengths
     ends = torch.where(compressing, torch.clamp((targets - 1) // 2, max=keep_ends), 0).unsqueeze(1)  # (B, 1)
-    assign = torch.where(valid.gather(1, order), torch.arange(length, device=states.device), -1)  # (B, L)
+    assign = torch.where(positions < lengths.unsqueeze(1), positions, -1)  # (B, L) in the left-aligned order
     count, remove, parity = lengths.clone(), (lengths - targets).clamp(min=0), 0
     while int(remove.max()) > 0:
         slot, merged = _merge_pass(x, count, ends, remove, parity)
         if not int(merged.sum()):
             break  # nothing left to merge (the ends fill the target)
         count, remove, parity = count - merged, remove - merged, 1 - parity
-        x, sizes = _apply(slot, x, sizes, int(count.max()))
+        x = _apply(slot, x, int(count.max()))
         assign = torch.where(assign >= 0, slot.gather(1, assign.clamp(min=0)), -1)
     groups = torch.full_like(assign, -1)
     return groups.scatter(1, order, assign)  # back to where each token was

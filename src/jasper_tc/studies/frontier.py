@@ -1,14 +1,14 @@
 """The quality-speed frontier of where and how to compress a given embedding model (all-MiniLM-L6-v2).
 
-First the training-free diagnosis (:mod:`.diagnosis`): the pool placed on the input or after layer k, ends
-kept, positions kept. Then designs trained with ``adapt``'s recipe, one change each: the pool after a layer
-(with or without ``jasper_mlp``), [CLS] and [SEP] kept out, a scored pool, a token-level term, a larger
-budget. Every run is evaluated alike (the long-text English tasks at 256 tokens, STS-B) and timed as its shape
-(:mod:`.shapes`) in the same rounds as the original (ms per document of 256 and 512 tokens on this machine,
-every ratio); each point of a run is placed by
-its share of the original's ratio-1 score on the held-out task against its speed-up over the original at
-ratio 1, and the frontier is the points no other point beats on both. ``results.json`` holds every figure
-and verdict; :mod:`jasper_tc.pages.frontier` writes the page from it alone.
+First the training-free diagnosis (:mod:`.diagnosis`, :mod:`.windows`): the pool placed on the input or after
+layer k, ends kept, positions kept, which windows it averages over. Then designs trained with ``adapt``'s recipe,
+one change each: the pool after a layer (with or without ``jasper_mlp``), [CLS] and [SEP] kept out, a scored
+pool, windows chosen by the text (``compress_pool: merge``), a token-level term, a larger budget. Every run is
+evaluated alike (the long-text English tasks at 256 tokens, STS-B) and timed as its shape (:mod:`.shapes`) in
+the same rounds as the original (ms per document of 256 and 512 tokens on this machine, every ratio); each point
+of a run is placed by its share of the original's ratio-1 score on the held-out task against its speed-up over
+the original at ratio 1, and the frontier is the points no other point beats on both. ``results.json`` holds
+every figure and verdict; :mod:`jasper_tc.pages.frontier` writes the page from it alone.
 """
 
 from __future__ import annotations

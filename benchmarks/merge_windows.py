@@ -8,6 +8,7 @@ a forward does not depend on the weights, so the source model's starting weights
 
     python benchmarks/merge_windows.py                 # fp32, 5 rounds
     python benchmarks/merge_windows.py --dtype bf16 --rounds 7
+    python benchmarks/merge_windows.py --model quickstart-output/model --dtype bf16   # a trained model instead
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ RATIOS = (1.0, 0.5, 0.4, 0.33, 0.25, 0.1)
 POOLS = {"merge": {"pool": "merge"}, "fixed": {"pool": "mean", "windows": "disjoint"}}
 
 
-def encoder(dtype: torch.dtype) -> Encoder:
+def encoder(dtype: torch.dtype, folder: str | None) -> Encoder:
+    """A trained model's encoder, or the source model in adapt's shape (39 ends kept)."""
+    from jasper_tc import load
     from jasper_tc.adapt import inspect_source
 
+    if folder:
+        return load(folder, device="cpu", dtype=dtype)
     source = inspect_source(MODEL)
     model, tokenizer = build_student(source.path, source.hidden_size, linear_init="identity")
     configure_compression(model, keep_ends=39)
@@ -81,16 +86,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--documents", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--model", help="a trained model folder (default: the source model in adapt's shape)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    enc = encoder(common.DTYPES[args.dtype])
+    enc = encoder(common.DTYPES[args.dtype], args.model)
     texts = long_documents(DATA / "eval" / "long_docs/wiki_long_en/wiki-en-long-docs.jsonl.gz", args.documents)
     docs = documents_of_length(enc, texts, 256)
     with torch.inference_mode():
         medians = encode_rounds(enc, docs, args.rounds, args.batch_size)
         grouping = grouping_ms(args.batch_size, enc.backend.model.config.text_config.hidden_size, repeats=20)
     lines = [f"# Merged windows against fixed windows ({args.dtype}, {common.cpu_description()})", ""]
-    lines += [f"{MODEL} in adapt's shape, {len(docs)} Wiki articles cut to 256 tokens, batches of "
+    what = f"`{args.model}`" if args.model else f"{MODEL} in adapt's shape"
+    lines += [f"{what}, {len(docs)} Wiki articles cut to 256 tokens, batches of "
               f"{args.batch_size}, median of {args.rounds} alternating rounds.", ""]  # fmt: skip
     lines += common.table_head("ratio", "merged: ms/doc", "fixed: ms/doc", "merged / fixed", "grouping ms/batch",
                                "fixed pool ms/batch")  # fmt: skip
@@ -102,7 +109,9 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     common.write_results(
-        f"merge_windows-{args.dtype}", text, {"ms_per_doc": {f"{k[0]}@{k[1]:g}": v for k, v in medians.items()}}
+        f"merge_windows-{args.dtype}" + ("-model" if args.model else ""),
+        text,
+        {"ms_per_doc": {f"{k[0]}@{k[1]:g}": v for k, v in medians.items()}},
     )
 
 

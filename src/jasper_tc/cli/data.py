@@ -55,6 +55,10 @@ def encode(
     segments: Annotated[
         bool, typer.Option(help="A .parquet row per window or segment of each text (id, segment, embedding).")
     ] = False,
+    late_chunking: Annotated[
+        bool,
+        typer.Option(help="fit, segments: with --segments, a row per window of text, pooled from one forward."),
+    ] = False,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import EncodeOptions
@@ -65,6 +69,7 @@ def encode(
             prompt_name=prompt_name, compression_ratio=compression_ratio, batch_size=batch_size,
             max_tokens_per_batch=max_tokens_per_batch, max_length=max_length, long_inputs=long_inputs,
             token_budget=token_budget, chunk_overlap=chunk_overlap, segment_length=segment_length,
+            late_chunking=late_chunking,
         )  # fmt: skip
         runtime = {"dtype": dtype} | ({"backend": backend} if backend != "torch" else {})
         if not output.suffix or output.is_dir():  # a folder: shards and a manifest

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
-from ..model import LENGTH_THRESHOLD, JasperTCModel, compress_tokens
+from ..model import LENGTH_THRESHOLD, JasperTCModel, compress_tokens, source_positions, span_means
 
 __all__ = ["Backend", "JasperBackend", "SentenceTransformerBackend", "UntrainedCompressionWarning"]
 
@@ -39,6 +39,13 @@ class Backend(Protocol):
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
         """``(B, L)`` padded ids and mask -> ``(B, dimension)`` un-normalised embeddings; one ratio for the
         batch, or a ``(B,)`` tensor of one per input."""
+        ...
+
+    def embed_spans(
+        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor, span: int
+    ) -> tuple[Tensor, Tensor]:
+        """Late chunking: ``(B, S, dimension)`` un-normalised embeddings of each stretch of ``span`` input
+        tokens, from one forward per input, and ``(B, S)`` counts of the positions behind each (0: none)."""
         ...
 
     @property
@@ -86,6 +93,11 @@ class JasperBackend:
             input_ids, attention_mask, compression_ratio=compression_ratio, padding_free=self.padding_free
         )
 
+    def embed_spans(
+        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor, span: int
+    ) -> tuple[Tensor, Tensor]:
+        return self.model.span_embeddings(input_ids, attention_mask, compression_ratio, span)
+
 
 def _shown(ratio: float | Tensor) -> str:
     return f"{ratio:g}" if isinstance(ratio, float | int) else f"{float(ratio.min()):.3g}..{float(ratio.max()):.3g}"
@@ -117,6 +129,30 @@ class SentenceTransformerBackend:
         return next(self.model.parameters()).dtype
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> Tensor:
+        return self.model(self._features(input_ids, attention_mask, compression_ratio))["sentence_embedding"]
+
+    def embed_spans(
+        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor, span: int
+    ) -> tuple[Tensor, Tensor]:
+        kinds = [type(module).__name__ for module in self.model]
+        pooling = self.model[1].get_config_dict().get("pooling_mode") if kinds[1:2] == ["Pooling"] else None
+        if kinds[:2] != ["Transformer", "Pooling"] or pooling != "mean" or set(kinds[2:]) - {"Normalize"}:
+            raise ValueError(
+                f"late chunking pools stretches of the token states by their mean; {self.name or 'this model'} "
+                f"is {' -> '.join(kinds)} pooled by {pooling!r}, which stretches of its states would not embed"
+            )
+        where = source_positions(attention_mask)
+        if float(torch.as_tensor(compression_ratio).min()) < 1.0:
+            where = self._pooled(where.unsqueeze(-1), attention_mask, compression_ratio)[0].squeeze(-1)
+        features = self.model(self._features(input_ids, attention_mask, compression_ratio))
+        return span_means(features["token_embeddings"], features["attention_mask"], where, span)
+
+    def _pooled(self, states: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor):
+        padding_side = self.tokenizer.padding_side
+        return compress_tokens(states, attention_mask, compression_ratio, self.length_threshold, padding_side)
+
+    def _features(self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor) -> dict:
+        """The pipeline's inputs: the ids, or (a ratio below 1) the input embeddings pooled training-free."""
         if float(torch.as_tensor(compression_ratio).min()) >= 1.0:
             features = {"input_ids": input_ids, "attention_mask": attention_mask}
         else:
@@ -126,15 +162,13 @@ class SentenceTransformerBackend:
                     f"compression_ratio={_shown(compression_ratio)} pools its input embeddings training-free, "
                     "so expect lower quality than a Jasper-TC model gives at the same ratio.",
                     UntrainedCompressionWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
                 self._warned = True
             backbone = getattr(self.model[0], "model", None)
             if backbone is None or not hasattr(backbone, "get_input_embeddings"):
                 raise ValueError(f"{self.name or 'this model'} has no transformers backbone to compress the input of")
             embeddings = backbone.get_input_embeddings()(input_ids)  # (B, L, H)
-            embeddings, attention_mask = compress_tokens(
-                embeddings, attention_mask, compression_ratio, self.length_threshold, self.tokenizer.padding_side
-            )
+            embeddings, attention_mask = self._pooled(embeddings, attention_mask, compression_ratio)
             features = {"inputs_embeds": embeddings, "attention_mask": attention_mask}
-        return self.model(features)["sentence_embedding"]
+        return features

@@ -21,7 +21,15 @@ from tqdm.auto import tqdm
 
 from .backends import Backend
 from .batching import plan_batches
-from .long_inputs import LongInputPlan, combine_chunks, fit_ratios, plan_long_inputs, split_chunks, tokens_after
+from .long_inputs import (
+    Chunks,
+    LongInputPlan,
+    combine_chunks,
+    fit_ratios,
+    plan_long_inputs,
+    split_chunks,
+    tokens_after,
+)
 from .options import EncodeOptions
 from .truncation import truncate_ids
 
@@ -240,16 +248,19 @@ class Encoder:
             "max_tokens_per_batch": options.max_tokens_per_batch,
             "show_progress_bar": show_progress_bar,
         }
-        if plan.mode in ("truncate", "fit"):
+        if plan.mode == "truncate" or (plan.mode == "fit" and not options.late_chunking):
             per_input = prepared.ratios if plan.mode == "fit" else plan.ratio
             result = self.embed_token_ids(ids, per_input, normalize=options.normalize, **batching)
             after = tokens_after([len(row) for row in ids], prepared.ratios, plan.threshold)
             return _Embedded(result, after, [1] * len(ids), prepared.ratios, list(F.normalize(result, dim=-1)[:, None]))
-        chunks = split_chunks(ids, self.tokenizer, plan.window, plan.overlap)
+        if plan.mode == "fit":  # late chunking: each input one forward, its windows' vectors pooled from it
+            chunks = Chunks(ids, list(range(len(ids))), [len(row) for row in ids])
+        else:
+            chunks = split_chunks(ids, self.tokenizer, plan.window, plan.overlap)
         lengths = [len(row) for row in chunks.ids]
-        ratios = fit_ratios(lengths, plan.budget, plan.ratio, plan.threshold) if plan.mode == "segments" else None
-        vectors = self.embed_token_ids(chunks.ids, ratios or plan.ratio, normalize=False, **batching)
-        result = combine_chunks(vectors, chunks, len(ids))
+        ratios = fit_ratios(lengths, plan.budget, plan.ratio, plan.threshold) if plan.mode != "chunk" else None
+        vectors, pieces = self._embed_windows(chunks, ratios or plan.ratio, options.late_chunking, batching)
+        result = combine_chunks(vectors, pieces, len(ids))
         after, windows, lowest = [0] * len(ids), [0] * len(ids), [plan.ratio] * len(ids)
         per_window = ratios or [plan.ratio] * len(lengths)
         for owner, kept, ratio in zip(chunks.owner, tokens_after(lengths, per_window, plan.threshold), per_window):
@@ -258,9 +269,22 @@ class Encoder:
                 windows[owner] + 1,
                 min(lowest[owner], ratio),
             )
-        owner = torch.tensor(chunks.owner)
+        owner = torch.tensor(pieces.owner)
         segments = [F.normalize(vectors[owner == i], dim=-1) for i in range(len(ids))]
         return _Embedded(F.normalize(result, dim=-1) if options.normalize else result, after, windows, lowest, segments)
+
+    def _embed_windows(
+        self, chunks: Chunks, ratio: float | list[float], late_chunking: bool, batching: dict
+    ) -> tuple[Tensor, Chunks]:
+        """Un-normalised vectors of the windows (or segments) and who owns each: a forward per window, or
+        (late chunking) a vector per window of text pooled from each segment's one forward."""
+        if not late_chunking:
+            return self.embed_token_ids(chunks.ids, ratio, normalize=False, **batching), chunks
+        spans = self.embed_token_spans(chunks.ids, ratio, self.max_length, **batching)
+        owners = [chunks.owner[j] for j, (rows, _) in enumerate(spans) for _ in range(len(rows))]
+        pieces = Chunks([], owners, [weight for _, weights in spans for weight in weights])
+        empty = torch.empty(0, self.dimension)
+        return torch.cat([rows for rows, _ in spans]) if spans else empty, pieces
 
     def embed_token_ids(
         self,
@@ -299,6 +323,44 @@ class Encoder:
                     bad,
                 ) from None
         return result
+
+    def embed_token_spans(
+        self,
+        token_ids: list[list[int]],
+        compression_ratio: float | list[float],
+        span: int,
+        *,
+        batch_size: int = 32,
+        max_tokens_per_batch: int | None = None,
+        show_progress_bar: bool | None = False,
+    ) -> list[tuple[Tensor, list[int]]]:
+        """Late chunking: per input, the un-normalised ``(k, D)`` vectors of its stretches of ``span`` tokens
+        (those the pool left a position of their own), from one forward each, and each stretch's tokens."""
+        if not hasattr(self.backend, "embed_spans"):
+            backend = type(self.backend).__name__
+            raise ValueError(f"late chunking needs the torch backend; {backend} gives no token states")
+        spans: list = [None] * len(token_ids)
+        batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
+        if show_progress_bar is None:
+            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
+        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
+            ratio = [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
+            padded = self.tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, padding=True, return_tensors="pt")
+            if isinstance(ratio, list):
+                ratio = torch.tensor(ratio, dtype=torch.float64)
+            with torch.inference_mode():
+                device = self.backend.device
+                means, counts = self.backend.embed_spans(
+                    padded["input_ids"].to(device), padded["attention_mask"].to(device), ratio, span
+                )
+            means, counts = means.float().cpu(), counts.cpu()
+            if not torch.isfinite(means).all():
+                raise FloatingPointError(f"the model produced non-finite embeddings for texts{batch[:5]}", batch)
+            for row, index in enumerate(batch):
+                kept = torch.nonzero(counts[row] > 0).flatten().tolist()
+                tokens = len(token_ids[index])
+                spans[index] = (means[row][kept], [min(span, tokens - k * span) for k in kept])
+        return spans
 
     @torch.inference_mode()
     def embed_batch(

@@ -51,6 +51,11 @@ class EncodeOptions:
     chunk_overlap: int = 32  # "chunk" and "segments"
     segment_length: int | None = None  # "segments" only; None: 8 times the model's max length
     normalize: bool = True  # L2-normalise each embedding
+    # "fit" and "segments" (late chunking): each window of the input's text (the model's max length, as
+    # "chunk" cuts it) gets a vector of its own, the mean of the last-layer states of the pooled tokens that
+    # came from it, all from one forward per input or segment; the embedding is their token-weighted mean
+    # as under "chunk", and ``return_segments`` gives them one each.
+    late_chunking: bool = False
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -89,6 +94,13 @@ class EncodeOptions:
                 problems.append(f"{key} must be a positive integer, got {getattr(self, key)!r}")
         if isinstance(self.chunk_overlap, bool) or not isinstance(self.chunk_overlap, int) or self.chunk_overlap < 0:
             problems.append(f"chunk_overlap must be an integer of at least 0, got {self.chunk_overlap!r}")
+        if not isinstance(self.late_chunking, bool):
+            problems.append(f"late_chunking must be True or False, got {self.late_chunking!r}")
+        elif self.late_chunking and self.long_inputs not in ("fit", "segments"):
+            problems.append(
+                "late_chunking goes with long_inputs='fit' or 'segments' (one forward over many windows' text); "
+                f"under {self.long_inputs!r} each window is already its own forward"
+            )
         if not isinstance(self.normalize, bool):
             problems.append(f"normalize must be True or False, got {self.normalize!r}")
         return problems
@@ -115,4 +127,6 @@ class EncodeOptions:
             skipped.add("token_budget")
         if self.long_inputs != "segments":
             skipped.add("segment_length")
+        if not self.late_chunking:
+            skipped.add("late_chunking")  # stores made before the option keep their header
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skipped}

@@ -17,7 +17,7 @@ from .compressor import *  # noqa: F403 -- the compressor's public names, listed
 from .config import DEFAULT_PROMPTS, JasperTCConfig
 from .modeling import JasperTCModel, SwiGLU, register_auto_classes
 from .packaged import resolve_model
-from .pooling import mean_pool
+from .pooling import mean_pool, source_positions, span_means
 from .release import load_jasper_config
 
 register_auto_classes()
@@ -37,4 +37,6 @@ __all__ = [
     "load_jasper_config",
     "mean_pool",
     "resolve_model",
+    "source_positions",
+    "span_means",
 ]

@@ -22,7 +22,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from .compressor import TokenCompressor, check_ratio, check_ratios
 from .config import JasperTCConfig
 from .layers import layer_stepper
-from .pooling import mean_pool
+from .pooling import mean_pool, source_positions, span_means
 
 __all__ = ["JasperTCModel", "SwiGLU"]
 
@@ -168,6 +168,32 @@ class JasperTCModel(PreTrainedModel):
             token_states = self._backbone(hidden, attention_mask)  # (B, T, H)
         embedding = self._head(mean_pool(token_states, attention_mask))  # (B, H) float32 -> (B, embedding_dim)
         return (embedding, token_states, attention_mask) if return_token_states else embedding
+
+    def span_embeddings(
+        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor | None, span: int
+    ) -> tuple[Tensor, Tensor]:
+        """Late chunking: one embedding per stretch of ``span`` input tokens, from one forward over the whole
+        (compressed) input. Each pooled token belongs to the stretch of the mean place its window came from.
+
+        Returns ``(B, S, embedding_dim)`` embeddings and ``(B, S)`` counts of the pooled tokens behind each
+        (0: the pool left that stretch no token of its own; its row is not an embedding). The count-weighted
+        mean of a row's embeddings is :meth:`forward`'s embedding of it.
+        """
+        ratio = self._ratios(compression_ratio, input_ids.shape[0])
+        if self.pools_inside() or self.token_scorer is not None:
+            raise ValueError(
+                "late chunking needs the pool before the backbone with plain windows (compress_after_layer: 0, "
+                "compress_positions: renumber, compress_pool other than scored)"
+            )
+        hidden = self.input_states(input_ids)
+        where = source_positions(attention_mask)
+        if bool((torch.as_tensor(ratio) < 1.0).any()):
+            groups = self.token_compressor.groups(hidden, attention_mask, ratio)  # None: fixed windows
+            pooled_where, _ = self.token_compressor(where.unsqueeze(-1), attention_mask, ratio, groups)
+            hidden, attention_mask = self.pool(hidden, attention_mask, ratio, groups)
+            where = pooled_where.squeeze(-1)
+        means, counts = span_means(self._backbone(hidden, attention_mask), attention_mask, where, span)
+        return self._head(means), counts
 
     def input_states(self, input_ids: Tensor) -> Tensor:
         """``(B, L, H)`` states the pool and the backbone read: the embeddings, through ``jasper_mlp`` when there

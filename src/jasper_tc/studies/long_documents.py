@@ -38,12 +38,23 @@ STRATEGIES = {
     "fit-512": {"long_inputs": "fit", "token_budget": 512},
     "segments": SEGMENTS,
     "segments-1024": {**SEGMENTS, "segment_length": 1024},  # shorter segments: more forwards, less pooled
+    "segments-768": {**SEGMENTS, "segment_length": 768},
+    # late chunking, one vector: the windows' vectors pooled from each segment's forward, averaged as chunk's
+    "late": {**SEGMENTS, "late_chunking": True},
+    "late-1024": {**SEGMENTS, "segment_length": 1024, "late_chunking": True},
     "chunk": CHUNK,
+    "chunk-0.25": {**CHUNK, "compression_ratio": 0.25},  # chunk-and-mean, each window pooled
     "segments-max": {**SEGMENTS, "multi_vector": True},
     "segments-max-1024": {**SEGMENTS, "segment_length": 1024, "multi_vector": True},
     "segments-max-512": {**SEGMENTS, "segment_length": 512, "multi_vector": True},
+    # late chunking: a vector per 256-token window of each segment, pooled from the segment's one forward
+    "late-max-1024": {**SEGMENTS, "segment_length": 1024, "late_chunking": True, "multi_vector": True},
+    "late-max-512": {**SEGMENTS, "segment_length": 512, "late_chunking": True, "multi_vector": True},
     "chunk-max": {**CHUNK, "multi_vector": True},
-    "chunk-max-0.2": {**CHUNK, "compression_ratio": 0.2, "multi_vector": True},  # chunk-max, each window pooled
+    # chunk-max with each window pooled: as many vectors as chunk-max, fewer positions each
+    "chunk-max-0.33": {**CHUNK, "compression_ratio": 0.33, "multi_vector": True},
+    "chunk-max-0.25": {**CHUNK, "compression_ratio": 0.25, "multi_vector": True},
+    "chunk-max-0.2": {**CHUNK, "compression_ratio": 0.2, "multi_vector": True},
 }
 REAL_TASKS = ("LongWiki-en", "PythonDocs-en")  # two genres: encyclopaedia articles, technical documentation
 

@@ -54,20 +54,21 @@ def test_the_model_spans_weigh_back_to_its_embedding_and_are_the_same_alone_as_i
 
 
 def test_late_chunking_keeps_a_vector_per_window_of_each_segment(encoder):
-    texts = long_texts([3000, 900, 60], encoder)
+    words = [f"topic{i % 89} word{i % 7}" for i in range(800)]  # windows unlike one another
+    texts = [" ".join(words), " ".join(words[:400]), *long_texts([60], encoder)]
     settings = {"long_inputs": "segments", "token_budget": 200, "segment_length": 1024, "max_length": 4000}
     plain = encoder.encode(texts, **settings)
     vectors, details = encoder.encode(texts, **settings, late_chunking=True, return_segments=True, return_details=True)
     segments = encoder.encode(texts, **settings, return_segments=True)
     for rows, per_segment, detail in zip(vectors, segments, details):
-        assert rows.shape[0] >= -(-detail.tokens // 256)  # at least a vector per window of text
+        assert rows.shape[0] >= -(-min(detail.tokens, 4000) // 256)  # at least a vector per window of text
         assert rows.shape[0] > per_segment.shape[0] or detail.tokens <= 256
         np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
     assert vectors[2].shape[0] == 1  # a short text is one window: its vector is its embedding
     np.testing.assert_allclose(vectors[2][0], plain[2], atol=1e-5)
     late = encoder.encode(texts, **settings, late_chunking=True)
     np.testing.assert_allclose(late[2], plain[2], atol=1e-5)
-    assert not np.allclose(late[0], plain[0], atol=1e-3)  # windows normalised before they are averaged
+    assert np.abs(late[0] - plain[0]).max() > 1e-4  # windows normalised before they are averaged (exact: MiniLM)
 
 
 def test_fit_with_late_chunking_pools_windows_of_one_forward(minilm_path):

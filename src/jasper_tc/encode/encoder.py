@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .backends import Backend
 from .batching import plan_batches
+from .late_chunking import window_vectors
 from .long_inputs import (
     Chunks,
     LongInputPlan,
@@ -280,7 +281,7 @@ class Encoder:
         (late chunking) a vector per window of text pooled from each segment's one forward."""
         if not late_chunking:
             return self.embed_token_ids(chunks.ids, ratio, normalize=False, **batching), chunks
-        spans = self.embed_token_spans(chunks.ids, ratio, self.max_length, **batching)
+        spans = window_vectors(self, chunks.ids, ratio, self.max_length, **batching)
         owners = [chunks.owner[j] for j, (rows, _) in enumerate(spans) for _ in range(len(rows))]
         pieces = Chunks([], owners, [weight for _, weights in spans for weight in weights])
         empty = torch.empty(0, self.dimension)
@@ -323,44 +324,6 @@ class Encoder:
                     bad,
                 ) from None
         return result
-
-    def embed_token_spans(
-        self,
-        token_ids: list[list[int]],
-        compression_ratio: float | list[float],
-        span: int,
-        *,
-        batch_size: int = 32,
-        max_tokens_per_batch: int | None = None,
-        show_progress_bar: bool | None = False,
-    ) -> list[tuple[Tensor, list[int]]]:
-        """Late chunking: per input, the un-normalised ``(k, D)`` vectors of its stretches of ``span`` tokens
-        (those the pool left a position of their own), from one forward each, and each stretch's tokens."""
-        if not hasattr(self.backend, "embed_spans"):
-            backend = type(self.backend).__name__
-            raise ValueError(f"late chunking needs the torch backend; {backend} gives no token states")
-        spans: list = [None] * len(token_ids)
-        batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
-        if show_progress_bar is None:
-            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
-        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
-            ratio = [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
-            padded = self.tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, padding=True, return_tensors="pt")
-            if isinstance(ratio, list):
-                ratio = torch.tensor(ratio, dtype=torch.float64)
-            with torch.inference_mode():
-                device = self.backend.device
-                means, counts = self.backend.embed_spans(
-                    padded["input_ids"].to(device), padded["attention_mask"].to(device), ratio, span
-                )
-            means, counts = means.float().cpu(), counts.cpu()
-            if not torch.isfinite(means).all():
-                raise FloatingPointError(f"the model produced non-finite embeddings for texts{batch[:5]}", batch)
-            for row, index in enumerate(batch):
-                kept = torch.nonzero(counts[row] > 0).flatten().tolist()
-                tokens = len(token_ids[index])
-                spans[index] = (means[row][kept], [min(span, tokens - k * span) for k in kept])
-        return spans
 
     @torch.inference_mode()
     def embed_batch(

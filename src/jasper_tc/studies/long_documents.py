@@ -39,6 +39,9 @@ STRATEGIES = {
     "segments": SEGMENTS,
     "segments-1024": {**SEGMENTS, "segment_length": 1024},  # shorter segments: more forwards, less pooled
     "segments-768": {**SEGMENTS, "segment_length": 768},
+    # short segments, each to a quarter of its tokens: more forwards, each shorter
+    "segments-512": {**SEGMENTS, "segment_length": 512, "token_budget": 128},
+    "segments-384": {**SEGMENTS, "segment_length": 384, "token_budget": 96},
     # late chunking, one vector: the windows' vectors pooled from each segment's forward, averaged as chunk's
     "late": {**SEGMENTS, "late_chunking": True},
     "late-1024": {**SEGMENTS, "segment_length": 1024, "late_chunking": True},

@@ -67,3 +67,15 @@ def test_the_encode_command_takes_the_backend(tiny_qwen3_checkpoint, tmp_path):
         assert result.exit_code == 0, result.output
     same = (np.load(outputs["torch"]) * np.load(outputs["openvino"])).sum(-1)
     assert same.min() > 0.9999
+
+
+def test_late_chunking_runs_on_the_compiled_layers(tiny_qwen3_checkpoint):
+    settings = {"long_inputs": "fit", "token_budget": 100, "late_chunking": True, "return_segments": True}
+    reference = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu", dtype="fp32")
+    reference.backend.max_length = 64  # windows of 64 tokens: several per text
+    encoder = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu", backend="openvino")
+    encoder.backend.max_length = 64
+    expected, rows = reference.encode(TEXTS, **settings), encoder.encode(TEXTS, **settings)
+    assert [len(r) for r in rows] == [len(r) for r in expected] and len(rows[-1]) > 1
+    for got, want in zip(rows, expected):
+        assert float((got * want).sum(-1).min()) > 0.9999

@@ -149,6 +149,15 @@ class OpenVINOBackend(JasperBackend):
         hidden = model.input_states(input_ids)  # (B, L, H)
         if bool((torch.as_tensor(compression_ratio) < 1.0).any()):
             hidden, attention_mask = model.pool(hidden, attention_mask, compression_ratio)  # (B, T, H), (B, T)
+        return model._head(mean_pool(self._layers(hidden, attention_mask), attention_mask))
+
+    @torch.inference_mode()
+    def embed_spans(
+        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor, span: int
+    ) -> tuple[Tensor, Tensor]:
+        return self.model.span_embeddings(input_ids, attention_mask, compression_ratio, span, backbone=self._layers)
+
+    def _layers(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
+        """The compiled layers: ``(B, T, H)`` last-layer states, zeros at padding."""
         states = torch.from_numpy(self.compiled([hidden.float().numpy(), attention_mask.long().numpy()])[0])
-        states = states.masked_fill(~attention_mask.bool()[..., None], 0.0)  # padded rows of a causal mask are NaN
-        return model._head(mean_pool(states, attention_mask))  # states: (B, T, H)
+        return states.masked_fill(~attention_mask.bool()[..., None], 0.0)  # padded rows of a causal mask are NaN

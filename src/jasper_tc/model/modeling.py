@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -170,14 +171,20 @@ class JasperTCModel(PreTrainedModel):
         return (embedding, token_states, attention_mask) if return_token_states else embedding
 
     def span_embeddings(
-        self, input_ids: Tensor, attention_mask: Tensor, compression_ratio: float | Tensor | None, span: int
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        compression_ratio: float | Tensor | None,
+        span: int,
+        backbone: Callable[[Tensor, Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Late chunking: one embedding per stretch of ``span`` input tokens, from one forward over the whole
         (compressed) input. Each pooled token belongs to the stretch of the mean place its window came from.
 
         Returns ``(B, S, embedding_dim)`` embeddings and ``(B, S)`` counts of the pooled tokens behind each
         (0: the pool left that stretch no token of its own; its row is not an embedding). The count-weighted
-        mean of a row's embeddings is :meth:`forward`'s embedding of it.
+        mean of a row's embeddings is :meth:`forward`'s embedding of it. ``backbone``: what runs the layers
+        over ``(B, T, H)`` states and their mask (another runtime's compiled layers); default this model's.
         """
         ratio = self._ratios(compression_ratio, input_ids.shape[0])
         if self.pools_inside() or self.token_scorer is not None:
@@ -192,7 +199,8 @@ class JasperTCModel(PreTrainedModel):
             pooled_where, _ = self.token_compressor(where.unsqueeze(-1), attention_mask, ratio, groups)
             hidden, attention_mask = self.pool(hidden, attention_mask, ratio, groups)
             where = pooled_where.squeeze(-1)
-        means, counts = span_means(self._backbone(hidden, attention_mask), attention_mask, where, span)
+        states = (backbone or self._backbone)(hidden, attention_mask)
+        means, counts = span_means(states, attention_mask, where, span)
         return self._head(means), counts
 
     def input_states(self, input_ids: Tensor) -> Tensor:

@@ -15,14 +15,6 @@ from jasper_tc.model import configure_compression, span_means
 from .test_long_inputs import long_texts
 
 
-@pytest.fixture(scope="module")
-def encoder(tiny_qwen3_checkpoint):
-    encoder = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu")
-    encoder.backend.max_length = 256  # a small window for the test (the backbone has 4,096 positions)
-    encoder.backend.position_limit = 256
-    return encoder
-
-
 def test_span_means_pool_each_stretch_and_weigh_back_to_the_whole_mean():
     states = torch.randn(2, 6, 3)
     mask = torch.tensor([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]])

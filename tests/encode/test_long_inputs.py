@@ -15,14 +15,6 @@ from jasper_tc.model import compressed_length
 from .test_encoder import mixed_texts
 
 
-@pytest.fixture(scope="module")
-def encoder(tiny_qwen3_checkpoint):
-    encoder = jasper_tc.load(tiny_qwen3_checkpoint, device="cpu")
-    encoder.backend.max_length = 256  # a small window for the test (the backbone has 4,096 positions)
-    encoder.backend.position_limit = 256
-    return encoder
-
-
 def long_texts(tokens: list[int], encoder) -> list[str]:
     """Texts of about the given token counts."""
     word = "compression "

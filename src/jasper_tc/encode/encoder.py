@@ -325,6 +325,17 @@ class Encoder:
                 ) from None
         return result
 
+    def padded(
+        self, token_ids: list[list[int]], compression_ratio: float | list[float]
+    ) -> tuple[Tensor, Tensor, float | Tensor]:
+        """A backend's inputs for tokenised inputs: padded ids and mask on its device, and the ratio (a list
+        of one per input as a float64 tensor)."""
+        padded = self.tokenizer.pad({"input_ids": token_ids}, padding=True, return_tensors="pt")
+        if isinstance(compression_ratio, list):
+            compression_ratio = torch.tensor(compression_ratio, dtype=torch.float64)
+        device = self.backend.device
+        return padded["input_ids"].to(device), padded["attention_mask"].to(device), compression_ratio
+
     @torch.inference_mode()
     def embed_batch(
         self, token_ids: list[list[int]], compression_ratio: float | list[float], *, normalize: bool = True
@@ -334,13 +345,7 @@ class Encoder:
         The unit of work of :meth:`encode` and of the server, so both give an input the same embedding.
         Non-finite rows raise ``FloatingPointError(message, rows)``.
         """
-        padded = self.tokenizer.pad({"input_ids": token_ids}, padding=True, return_tensors="pt")
-        device = self.backend.device
-        if isinstance(compression_ratio, list):
-            compression_ratio = torch.tensor(compression_ratio, dtype=torch.float64)
-        embeddings = self.backend.embed(
-            padded["input_ids"].to(device), padded["attention_mask"].to(device), compression_ratio
-        ).float()  # (b, D)
+        embeddings = self.backend.embed(*self.padded(token_ids, compression_ratio)).float()  # (b, D)
         finite = torch.isfinite(embeddings).all(dim=1)
         if not finite.all():
             rows = torch.nonzero(~finite).flatten().tolist()

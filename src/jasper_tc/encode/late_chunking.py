@@ -44,14 +44,8 @@ def window_vectors(
         show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
     for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
         ratio = [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
-        padded = encoder.tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, padding=True, return_tensors="pt")
-        if isinstance(ratio, list):
-            ratio = torch.tensor(ratio, dtype=torch.float64)
         with torch.inference_mode():
-            device = encoder.backend.device
-            means, counts = encoder.backend.embed_spans(
-                padded["input_ids"].to(device), padded["attention_mask"].to(device), ratio, span
-            )
+            means, counts = encoder.backend.embed_spans(*encoder.padded([token_ids[i] for i in batch], ratio), span)
         means, counts = means.float().cpu(), counts.cpu()
         if not torch.isfinite(means).all():
             raise FloatingPointError(f"the model produced non-finite embeddings for texts{batch[:5]}", batch)

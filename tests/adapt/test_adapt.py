@@ -88,6 +88,19 @@ def test_long_texts_are_as_many_of_each_length_with_the_short_texts_replayed(tmp
     assert made[3] == "\n".join(f"paragraph {i}" for i in range(8)) and made[4].startswith("paragraph 4\n")
 
 
+def test_the_long_stage_trains_the_segments_the_encoder_reads_by_default():
+    """A segment of two windows into half a window: the long stage's texts reach a segment and are compressed
+    to the positions that long_inputs="segments" gives each segment of a 256-token model, teacher and student
+    cutting them at the same length."""
+    from jasper_tc.encode.long_inputs import _default_budget
+    from jasper_tc.resources import CONFIGS
+
+    long = yaml.safe_load((CONFIGS / "adapt" / "long.yaml").read_text())
+    teacher = yaml.safe_load((CONFIGS / "adapt" / "teach-long.yaml").read_text())
+    assert long["compression"]["fit_positions"] == _default_budget("segments", 256, 80) == 128
+    assert long["data"]["max_length"] == teacher["teachers"][0]["encode"]["max_length"] >= 2 * 256
+
+
 @pytest.mark.slow
 def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_card(tmp_path):
     from sentence_transformers import SentenceTransformer

@@ -111,7 +111,7 @@ def test_every_mode_gives_a_multi_vector_form(encoder):
         ({"token_budget": 200}, "token_budget goes with long_inputs='fit'"),
         ({"long_inputs": "chunk", "chunk_overlap": 200}, r"chunk_overlap must be in \[0, 128\), got 200"),
         ({"long_inputs": "window"}, "long_inputs must be one of truncate, fit, chunk, segments, got 'window'"),
-        ({"long_inputs": "segments", "segment_length": 200}, "segment_length=200 is not above token_budget=256"),
+        ({"long_inputs": "segments", "segment_length": 120}, "segment_length=120 is not above token_budget=128"),
         ({"segment_length": 2000}, "segment_length goes with long_inputs='segments'"),
         ({"max_length": 300}, "max_length=300 exceeds this model's limit of 256 positions"),
     ],
@@ -119,6 +119,19 @@ def test_every_mode_gives_a_multi_vector_form(encoder):
 def test_bad_long_input_settings_name_the_value_and_the_limit(encoder, options, message):
     with pytest.raises(ValueError, match=message):
         encoder.encode(["a text"], **options)
+
+
+def test_segments_default_to_two_windows_each_read_into_half_a_window(encoder):
+    """The segments the long stage trains: 512 tokens into 128 positions for a 256-token window."""
+    from jasper_tc.encode.long_inputs import plan_long_inputs
+    from jasper_tc.encode.options import EncodeOptions
+
+    plan = plan_long_inputs(EncodeOptions(long_inputs="segments"), encoder.backend)
+    assert (plan.window, plan.budget) == (512, 128)
+    assert plan_long_inputs(EncodeOptions(long_inputs="fit"), encoder.backend).budget == 256
+    text = long_texts([1500], encoder)[0]
+    _, details = encoder.encode([text], long_inputs="segments", max_length=4000, return_details=True)
+    assert details[0].chunks >= 3 and details[0].tokens_after_compression <= 128 * details[0].chunks
 
 
 def test_truncate_is_still_the_default(encoder):

@@ -41,15 +41,14 @@ class AdaptPlan:
     # How the evaluations, closeness and speed encode (load's dtype): "auto" is the fastest precision within
     # cosine 0.999 of fp32 on this machine, probed (bf16 where the CPU has bf16 units); None as saved (fp32).
     dtype: str | None = "auto"
-    # A third stage for documents past the window: texts of consecutive corpus texts joined, as many of each
-    # length (``long_groups`` texts joined: about 1,000 to 32,000 tokens of Wikipedia paragraphs), read whole
-    # (long.yaml's data.max_length) and compressed to fit, towards the original's chunk-and-mean. A group of
-    # 8 is the length of a segment (long_inputs="segments" reads 1,024 tokens per forward); a group of 1 is
-    # the short texts again, at the ratio drawn for the step, so that the stage keeps what the dynamic stage
-    # taught for them.
+    # A third stage for documents past the window, read as long_inputs="segments" reads them: texts of
+    # consecutive corpus texts joined, as many of each length (``long_groups`` texts joined: up to a segment,
+    # about 500 tokens of the quickstart's Wikipedia paragraphs), each compressed to fit long.yaml's
+    # fit_positions, towards the original's chunk-and-mean of the same text. A group of 1 is the short texts
+    # again, at the ratio drawn for the step, so that the stage keeps what the dynamic stage taught for them.
     long_documents: bool = False
-    long_texts: int = 280
-    long_groups: tuple[int, ...] = (1, 8, 20, 40, 80, 160, 250)
+    long_texts: int = 600
+    long_groups: tuple[int, ...] = (1, 2, 4, 5)
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
     def __post_init__(self) -> None:

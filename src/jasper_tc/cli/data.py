@@ -35,11 +35,14 @@ def encode(
         str, typer.Option(help="truncate (cut at max_length), fit (compress each to token_budget), chunk or segments.")
     ] = "truncate",
     token_budget: Annotated[
-        int | None, typer.Option(help="fit: positions per input after compression (default the model's length).")
+        int | None,
+        typer.Option(
+            help="fit, segments: positions per input or segment (default the model's length; half of it per segment)."
+        ),
     ] = None,
     chunk_overlap: Annotated[int, typer.Option(help="chunk: tokens shared by neighbouring windows.")] = 32,
     segment_length: Annotated[
-        int | None, typer.Option(help="segments: tokens per segment (default 8 windows).")
+        int | None, typer.Option(help="segments: tokens per segment (default 2 windows).")
     ] = None,
     shard_rows: Annotated[int, typer.Option(help="Folder output: texts per shard (the unit of resuming).")] = 10_000,
     shard_format: Annotated[

@@ -95,12 +95,21 @@ def _problem(
     return None
 
 
+def _default_budget(mode: str, model_window: int, threshold: int) -> int | None:
+    """Positions per forward: the window under "fit"; half of it per segment under "segments", the segments the
+    long stage of ``adapt --long-documents`` trains (docs/long-documents.md: two windows read at a quarter of
+    their tokens come within a point of chunk-and-mean at a quarter of its time)."""
+    if mode == "segments" and model_window // 2 > threshold:
+        return model_window // 2
+    return model_window if mode in ("fit", "segments") else None
+
+
 def plan_long_inputs(options: EncodeOptions, backend: Backend) -> LongInputPlan:
     """``options`` checked against the model; every bad value is an error naming it and its limit."""
     mode, model_window = options.long_inputs, backend.max_length
     cap = options.max_length or (model_window if mode == "truncate" else DEFAULT_LONG_CAP)
-    window = (options.segment_length or 8 * model_window) if mode == "segments" else model_window
-    budget = (options.token_budget or model_window) if mode in ("fit", "segments") else None
+    window = (options.segment_length or 2 * model_window) if mode == "segments" else model_window
+    budget = options.token_budget or _default_budget(mode, model_window, backend.length_threshold)
     problem = _problem(options, mode, cap, window, budget, backend)
     if problem:
         raise ValueError(problem)

@@ -47,9 +47,9 @@ class EncodeOptions:
     # ``segment_length`` tokens, each compressed to fit ``token_budget`` positions, embedded in one batch
     # and averaged the same way ("segments": chunking's reading in a fraction of its forwards).
     long_inputs: LongInputs = "truncate"
-    token_budget: int | None = None  # "fit" and "segments"; None: the model's max length
+    token_budget: int | None = None  # "fit": None is the model's max length; "segments": half of it
     chunk_overlap: int = 32  # "chunk" and "segments"
-    segment_length: int | None = None  # "segments" only; None: 8 times the model's max length
+    segment_length: int | None = None  # "segments" only; None: twice the model's max length
     normalize: bool = True  # L2-normalise each embedding
     # "fit" and "segments" (late chunking): each window of the input's text (the model's max length, as
     # "chunk" cuts it) gets a vector of its own, the mean of the last-layer states of the pooled tokens that

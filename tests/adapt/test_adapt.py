@@ -53,7 +53,7 @@ def test_overrides_route_to_their_recipe_file():
     routed = split_overrides(["stages.steps=5", "fixed.optimizer.lr=1e-5", "teach.shard_rows=64"])
     assert routed == {
         "teach": ["shard_rows=64"], "fixed": ["steps=5", "optimizer.lr=1e-5"], "dynamic": ["steps=5"], "long": [],
-        "teach-long": [],
+        "segments": [], "teach-long": [],
     }  # fmt: skip
     for bad in ("steps=5", "stage.steps=5", "fixed.steps"):
         with pytest.raises(ValueError, match="write TARGET.KEY=VALUE with TARGET one of teach, fixed, dynamic, stages"):
@@ -80,25 +80,28 @@ def test_long_texts_are_as_many_of_each_length_with_the_short_texts_replayed(tmp
     rows = [{"id": f"doc-{i}", "text": f"paragraph {i}"} for i in range(40)] + [{"id": "short-0", "text": "short"}]
     texts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     plan = AdaptPlan(model="m", corpus=texts, output=tmp_path)
-    assert plan.long_groups[0] == 1  # the short texts again, so that the long stage keeps what they taught
-    plan = AdaptPlan(model="m", corpus=texts, output=tmp_path, long_texts=6, long_groups=(1, 8))
-    assert write_long_texts(plan, texts, tmp_path / "long.jsonl") == 6
+    assert plan.long_groups[0] == plan.segment_groups[0] == 1  # the short texts again, so that both stages keep
+    assert write_long_texts(texts, tmp_path / "long.jsonl", (1, 8), 6) == 6
     made = [json.loads(line)["text"] for line in (tmp_path / "long.jsonl").read_text().splitlines()]
     assert made[:3] == ["paragraph 0", "paragraph 1", "paragraph 2"]  # documents only, never the short texts
     assert made[3] == "\n".join(f"paragraph {i}" for i in range(8)) and made[4].startswith("paragraph 4\n")
 
 
-def test_the_long_stage_trains_the_segments_the_encoder_reads_by_default():
-    """A segment of two windows into half a window: the long stage's texts reach a segment and are compressed
-    to the positions that long_inputs="segments" gives each segment of a 256-token model, teacher and student
-    cutting them at the same length."""
+def test_the_long_stages_train_what_fit_and_segments_read_by_default():
+    """For a 256-token model: whole texts into the window (fit's default budget), then texts of a segment into
+    half of it (the positions that long_inputs="segments" gives each segment), the teacher reading every text
+    as far as the student does."""
     from jasper_tc.encode.long_inputs import _default_budget
     from jasper_tc.resources import CONFIGS
 
-    long = yaml.safe_load((CONFIGS / "adapt" / "long.yaml").read_text())
-    teacher = yaml.safe_load((CONFIGS / "adapt" / "teach-long.yaml").read_text())
-    assert long["compression"]["fit_positions"] == _default_budget("segments", 256, 80) == 128
-    assert long["data"]["max_length"] == teacher["teachers"][0]["encode"]["max_length"] >= 2 * 256
+    def recipe(name: str) -> dict:
+        return yaml.safe_load((CONFIGS / "adapt" / f"{name}.yaml").read_text())
+
+    long, segments, teacher = recipe("long"), recipe("segments"), recipe("teach-long")
+    assert long["compression"]["fit_positions"] == _default_budget("fit", 256, 80) == 256
+    assert segments["compression"]["fit_positions"] == _default_budget("segments", 256, 80) == 128
+    read = teacher["teachers"][0]["encode"]["max_length"]
+    assert read >= long["data"]["max_length"] and read >= segments["data"]["max_length"] >= 2 * 256
 
 
 @pytest.mark.slow
@@ -146,10 +149,15 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     theirs = SentenceTransformer(str(output / "model"), device="cpu").encode(texts, compression_ratio=0.33)
     assert abs(ours - theirs).max() < 1e-5
 
+    # run again with the long stages: the finished phases are kept, the two long stages train from the dynamic
+    # stage's model, and the card describes them
     trained = (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime
-    again = CliRunner().invoke(app, command)
+    again = CliRunner().invoke(app, [*command, "--long-documents"])
     assert again.exit_code == 0, again.output
     assert (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime == trained
+    stages = json.loads((output / "summary.json").read_text())["stages"]
+    assert [stages[s]["compression"]["fit_positions"] for s in ("long", "segments")] == [256, 128]
+    assert "Stage `segments`: 2 steps" in (output / "model" / "README.md").read_text()
 
 
 def test_an_unknown_dtype_is_named_before_anything_runs(tmp_path):

@@ -21,7 +21,7 @@ from ..recipes.evaluation import evaluate
 from ..recipes.scales import SHORT_TASK
 from ..recipes.stages import stage_summary
 from .designs import DEFAULT, saved_design
-from .plan import STAGES, AdaptPlan, split_overrides
+from .plan import LONG_STAGES, STAGES, AdaptPlan, split_overrides
 from .source import SourceModel, inspect_source
 from .stages import teacher_store, train_stages
 from .texts import write_long_texts, write_training_texts
@@ -69,7 +69,7 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
             "ratios": list(plan.ratios),
             "stages": {
                 stage: stage_summary(out / "train" / stage).to_dict()
-                for stage in (*STAGES, *(("long",) if plan.long_documents else ()))
+                for stage in (*STAGES, *(LONG_STAGES if plan.long_documents else ()))
             },
             "results": {"original": original, "adapted": adapted},
             "kept_pct": kept_shares({"original": original, "adapted": adapted}, list(plan.ratios)),
@@ -88,14 +88,22 @@ def run_adapt(plan: AdaptPlan, say: Callable[[str], None] = print) -> dict:
 
 
 def _long_stage(plan: AdaptPlan, source: SourceModel, clock: PhaseClock, overrides: dict, model: Path) -> Path:
-    """Long texts, the original's chunk-and-mean embedding of each, and the stage trained towards it."""
+    """Whole long texts, then texts up to a segment: the original's chunk-and-mean embedding of each, and a
+    stage trained towards each in turn (``long.yaml`` as ``fit`` reads, ``segments.yaml`` as ``segments``)."""
     out = plan.output
+    sets = {"long": (plan.long_groups, plan.long_texts), "segments": (plan.segment_groups, plan.segment_texts)}
     with clock.phase("long texts: consecutive training texts joined"):
-        long = {"texts": out / "data" / "long.jsonl"}
-        write_long_texts(plan, out / "data" / "texts.jsonl", long["texts"])
+        data = {stage: {"texts": out / "data" / f"{stage}.jsonl"} for stage in LONG_STAGES}
+        for stage, (groups, count) in sets.items():
+            write_long_texts(out / "data" / "texts.jsonl", data[stage]["texts"], groups, count)
     with clock.phase("teacher store of the long texts: the original, chunk and mean"):
-        long["store"] = teacher_store(
-            plan, source, long["texts"], out / "teacher-long", overrides["teach-long"], "teach-long"
-        )
+        for stage in LONG_STAGES:
+            folder = out / ("teacher-long" if stage == "long" else f"teacher-{stage}")
+            data[stage]["store"] = teacher_store(
+                plan, source, data[stage]["texts"], folder, overrides["teach-long"], "teach-long"
+            )
+    whole = replace(plan, max_length=None)  # each stage reads past the window by its own data.max_length
     with clock.phase("train long: whole texts compressed to fit the window"):
-        return train_stages(replace(plan, max_length=None), source, long, out / "train", overrides, ("long",), model)
+        model = train_stages(whole, source, data["long"], out / "train", overrides, ("long",), model)
+    with clock.phase("train segments: texts up to a segment, compressed to fit half the window"):
+        return train_stages(whole, source, data["segments"], out / "train", overrides, ("segments",), model)

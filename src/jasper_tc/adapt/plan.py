@@ -8,17 +8,19 @@ from pathlib import Path
 from ..recipes import ADAPT_TASKS, RATIOS, SMOKE_RATIOS, Evaluation
 from ..resources import CONFIGS
 
-__all__ = ["OVERRIDE_TARGETS", "SMOKE", "SMOKE_OVERRIDES", "STAGES", "AdaptPlan", "split_overrides"]
+__all__ = ["LONG_STAGES", "OVERRIDE_TARGETS", "SMOKE", "SMOKE_OVERRIDES", "STAGES", "AdaptPlan", "split_overrides"]
 
-STAGES = ("fixed", "dynamic")  # configs/adapt/fixed.yaml, then dynamic.yaml; long.yaml with --long-documents
+STAGES = ("fixed", "dynamic")  # configs/adapt/fixed.yaml, then dynamic.yaml
+LONG_STAGES = ("long", "segments")  # then long.yaml and segments.yaml with --long-documents
 # Every phase at toy size: a check that the whole run works, in about a minute.
 SMOKE = {"max_texts": 40, "eval_limit": 20, "ratios": SMOKE_RATIOS}
 SMOKE_OVERRIDES = (
     *("stages.steps=2", "stages.batch_size=4", "stages.checkpoint.every=0"),
     *("long.steps=2", "long.batch_size=2", "long.checkpoint.every=0", "long.data.max_length=1024"),
+    *("segments.steps=2", "segments.batch_size=2", "segments.checkpoint.every=0"),
     "teach-long.teachers.0.encode.max_length=1024",
 )
-OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages", "long", "teach-long")
+OVERRIDE_TARGETS = ("teach", "fixed", "dynamic", "stages", "long", "segments", "teach-long")
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,17 @@ class AdaptPlan:
     # How the evaluations, closeness and speed encode (load's dtype): "auto" is the fastest precision within
     # cosine 0.999 of fp32 on this machine, probed (bf16 where the CPU has bf16 units); None as saved (fp32).
     dtype: str | None = "auto"
-    # A third stage for documents past the window, read as long_inputs="segments" reads them: texts of
-    # consecutive corpus texts joined, as many of each length (``long_groups`` texts joined: up to a segment,
-    # about 500 tokens of the quickstart's Wikipedia paragraphs), each compressed to fit long.yaml's
-    # fit_positions, towards the original's chunk-and-mean of the same text. A group of 1 is the short texts
-    # again, at the ratio drawn for the step, so that the stage keeps what the dynamic stage taught for them.
+    # Two stages for documents past the window (``long_documents``), each on texts of consecutive corpus texts
+    # joined, as many of each length (``*_groups`` texts joined), towards the original's chunk-and-mean of
+    # the same text. "long" reads whole texts of about 1,000 to 32,000 tokens of Wikipedia paragraphs,
+    # compressed to fit the window as long_inputs="fit" reads them; "segments" then texts up to a segment
+    # (about 500 tokens) into half the window, as long_inputs="segments" reads each segment. A group of 1 is
+    # the short texts again, at the ratio drawn for the step, so that both keep what the dynamic stage taught.
     long_documents: bool = False
-    long_texts: int = 600
-    long_groups: tuple[int, ...] = (1, 2, 4, 5)
+    long_texts: int = 280
+    long_groups: tuple[int, ...] = (1, 8, 20, 40, 80, 160, 250)
+    segment_texts: int = 600
+    segment_groups: tuple[int, ...] = (1, 2, 4, 5)
     extra: dict = field(default_factory=dict)  # recorded in the summary as given (e.g. the scale)
 
     def __post_init__(self) -> None:
@@ -67,7 +72,7 @@ class AdaptPlan:
 
 def split_overrides(overrides: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
     """``teach.X=v`` / ``fixed.X=v`` / ``dynamic.X=v`` / ``stages.X=v`` (both stages) by target."""
-    routed: dict[str, list[str]] = {"teach": [], "fixed": [], "dynamic": [], "long": [], "teach-long": []}
+    routed: dict[str, list[str]] = {name: [] for name in OVERRIDE_TARGETS if name != "stages"}
     for override in overrides:
         target, _, rest = override.partition(".")
         if target not in OVERRIDE_TARGETS or not rest or "=" not in rest:

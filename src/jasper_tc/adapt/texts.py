@@ -47,15 +47,15 @@ def write_training_texts(plan: AdaptPlan, path: Path) -> dict[str, int]:
     return counts
 
 
-def write_long_texts(plan: AdaptPlan, texts: Path, path: Path) -> int:
-    """Up to ``long_texts`` texts, as many of each length: ``g`` consecutive training documents joined for
-    each ``g`` of ``long_groups`` (windows that overlap by half, so none repeats): long inputs to train on."""
+def write_long_texts(texts: Path, path: Path, groups: tuple[int, ...], count: int) -> int:
+    """Up to ``count`` texts, as many of each length: ``g`` consecutive training documents joined for each
+    ``g`` of ``groups`` (windows that overlap by half, so none repeats): long inputs to train on."""
     if not path.is_file():
         rows = [json.loads(line) for line in texts.read_text(encoding="utf-8").splitlines()]
         documents = [r["text"] for r in rows if r["id"].startswith("doc-")]
-        each = max(1, plan.long_texts // len(plan.long_groups))
+        each = max(1, count // len(groups))
         joined = []
-        for group in plan.long_groups:
+        for group in groups:
             starts = range(0, max(1, len(documents) - group + 1), max(1, group // 2))
             joined += ["\n".join(documents[start : start + group]) for start in starts][:each]
         lines = (

@@ -40,7 +40,7 @@ class TeacherConfig:
     # max_tokens_per_batch, ... -- the options of ``encoder.encode``. Teachers normally run uncompressed
     # (compression_ratio None: 1.0 for plain models). Texts past the window: cut them (long_inputs:
     # truncate), or embed overlapping windows and average them (chunk, reading up to max_length): the
-    # target for a student trained to read whole long texts compressed to fit (compression.fit_positions).
+    # target for a student trained to read long texts compressed to fit (compression.fit_positions).
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     # Expected embedding size; checked as soon as the model loads, before any text is encoded.
     dimension: int | None = None

@@ -157,7 +157,8 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     assert (output / "train" / "dynamic" / "model" / "model.safetensors").stat().st_mtime == trained
     stages = json.loads((output / "summary.json").read_text())["stages"]
     assert [stages[s]["compression"]["fit_positions"] for s in ("long", "segments")] == [256, 128]
-    assert "Stage `segments`: 2 steps" in (output / "model" / "README.md").read_text()
+    card = (output / "model" / "README.md").read_text()
+    assert "Stage `segments`: 2 steps" in card and 'long_inputs="segments", max_length=32768' in card
 
 
 def test_an_unknown_dtype_is_named_before_anything_runs(tmp_path):

@@ -137,6 +137,22 @@ def _introduction(source_name: str, mlp: bool) -> list[str]:
     ]
 
 
+def _long_inputs(stages: dict) -> list[str]:
+    """How to read documents past the window, where the long stages trained for it (``--long-documents``)."""
+    if "segments" not in stages:
+        return []
+    return [
+        "Trained for documents past its window (`--long-documents`): read them by segments of two windows,",
+        "each compressed to fit half a window (the defaults), or whole into one window:",
+        "",
+        "```python",
+        'vectors = model.encode(documents, long_inputs="segments", max_length=32768)',
+        'vectors = model.encode(documents, long_inputs="fit", max_length=32768)  # one forward each, faster',
+        "```",
+        "",
+    ]
+
+
 def card_text(source_name: str, summary: dict) -> str:
     texts, length = summary["texts"], summary["max_length"]
     stages = summary["stages"]
@@ -148,6 +164,7 @@ def card_text(source_name: str, summary: dict) -> str:
     return "\n".join(
         [
             *_introduction(source_name, mlp),
+            *_long_inputs(stages),
             f"## Quality per ratio ({length} tokens at most, in {precision}; tasks no training stage read)",
             "",
             f"Mean over tasks, as a share of the original's ratio-1 score: {shares}.",

@@ -39,7 +39,8 @@ STRATEGIES = {
     "segments": SEGMENTS,
     "segments-1024": {**SEGMENTS, "segment_length": 1024},  # shorter segments: more forwards, less pooled
     "segments-768": {**SEGMENTS, "segment_length": 768},
-    # short segments, each to a quarter of its tokens: more forwards, each shorter
+    # short segments, each to a quarter of its tokens (the default of long_inputs="segments" for this window,
+    # and what adapt's segments stage trains): more forwards, each shorter
     "segments-512": {**SEGMENTS, "segment_length": 512, "token_budget": 128},
     "segments-384": {**SEGMENTS, "segment_length": 384, "token_budget": 96},
     # late chunking, one vector: the windows' vectors pooled from each segment's forward, averaged as chunk's

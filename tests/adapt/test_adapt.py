@@ -85,6 +85,8 @@ def test_long_texts_are_as_many_of_each_length_with_the_short_texts_replayed(tmp
     made = [json.loads(line)["text"] for line in (tmp_path / "long.jsonl").read_text().splitlines()]
     assert made[:3] == ["paragraph 0", "paragraph 1", "paragraph 2"]  # documents only, never the short texts
     assert made[3] == "\n".join(f"paragraph {i}" for i in range(8)) and made[4].startswith("paragraph 4\n")
+    # groups longer than the corpus all give its whole text: once
+    assert write_long_texts(texts, tmp_path / "short.jsonl", (50, 60), 4) == 1
 
 
 def test_the_long_stages_train_what_fit_and_segments_read_by_default():

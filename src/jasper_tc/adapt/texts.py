@@ -49,7 +49,8 @@ def write_training_texts(plan: AdaptPlan, path: Path) -> dict[str, int]:
 
 def write_long_texts(texts: Path, path: Path, groups: tuple[int, ...], count: int) -> int:
     """Up to ``count`` texts, as many of each length: ``g`` consecutive training documents joined for each
-    ``g`` of ``groups`` (windows that overlap by half, so none repeats): long inputs to train on."""
+    ``g`` of ``groups`` (windows that overlap by half, so none repeats; a corpus shorter than a group gives
+    its whole text once): long inputs to train on."""
     if not path.is_file():
         rows = [json.loads(line) for line in texts.read_text(encoding="utf-8").splitlines()]
         documents = [r["text"] for r in rows if r["id"].startswith("doc-")]
@@ -58,6 +59,7 @@ def write_long_texts(texts: Path, path: Path, groups: tuple[int, ...], count: in
         for group in groups:
             starts = range(0, max(1, len(documents) - group + 1), max(1, group // 2))
             joined += ["\n".join(documents[start : start + group]) for start in starts][:each]
+        joined = list(dict.fromkeys(joined))  # the teacher store refuses a text twice
         lines = (
             json.dumps({"id": f"long-{j}", "text": text}, ensure_ascii=False) + "\n" for j, text in enumerate(joined)
         )

@@ -134,3 +134,19 @@ def test_chunk_max_with_its_windows_pooled_competes_with_chunk_max():
     verdict = judge({"study": study, "rows": rows})[0]
     assert verdict.figures["kind"] == "multi" and verdict.figures["strategy"] == "chunk-max-0.2"
     assert verdict.holds is True  # 0.5 points under chunk-max at 0.45 of its time
+
+
+def test_a_model_is_also_measured_against_a_better_models_baseline():
+    """The original chunked is what a user would run instead: where it scores higher than the model's own
+    chunk-and-mean, the verdict gives the gap to it too (and judges, as before, against the model's own)."""
+    from jasper_tc.studies.long_documents import STRATEGIES, judge
+
+    strategies = {n: STRATEGIES[n] for n in ("segments-512", "chunk")}
+    study = {"models": {"m": "p", "o": "q"}, "strategies": strategies, "real_tasks": ["T"], "kinds": [], "lengths": []}
+    figures = {("m", "segments-512"): (0.57, 25.0), ("m", "chunk"): (0.575, 100.0), ("o", "chunk"): (0.58, 100.0)}
+    rows = [
+        {"model": m, "strategy": s, "task": "T", "ndcg_at_10": q, "ms_per_doc": t} for (m, s), (q, t) in figures.items()
+    ]
+    mine = next(v for v in judge({"study": study, "rows": rows}) if v.figures["model"] == "m")
+    assert mine.holds is True and mine.figures["minus_baseline"] == pytest.approx(-0.5)
+    assert mine.figures["best_baseline_model"] == "o" and mine.figures["minus_best_baseline"] == pytest.approx(-1.0)

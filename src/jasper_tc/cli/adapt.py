@@ -28,7 +28,10 @@ def adapt(
     ratios: Annotated[str, typer.Option(help="Comma-separated ratios to measure.")] = ratios_text(),
     scale: Annotated[str, typer.Option(help="'full' or 'smoke' (every phase at toy size).")] = "full",
     long_documents: Annotated[
-        bool, typer.Option(help="Also train for documents past the window, read as long_inputs='segments' reads them.")
+        bool,
+        typer.Option(
+            help="Also train for documents past the window: whole, as long_inputs='fit' reads them, then by segments."
+        ),
     ] = False,
     design: Annotated[
         str,

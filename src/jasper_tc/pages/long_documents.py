@@ -82,18 +82,31 @@ def _targets(results: dict) -> str:
     return markdown_table([*head, "− truncate", "time / baseline", "target met"], rows, text_columns=4)
 
 
+# The plots keep one line per kind of strategy for the study's first model, and the baselines of the others:
+# a line for every model and strategy (63 of them) hides the data. The tables give every cell.
+PLOTTED = ("truncate", "fit-256", "segments-512", "chunk-0.25", "chunk", "late-max-512", "chunk-max-0.25", "chunk-max")
+BASELINES = ("chunk", "chunk-max")
+
+
+def _plotted(study: dict) -> list[tuple[int, str, str]]:
+    """(model index, model, strategy) of each line to draw."""
+    models, strategies = list(study["models"]), list(study["strategies"])
+    chosen = [s for s in strategies if s in PLOTTED] or strategies
+    others = [s for s in strategies if s in BASELINES] or chosen
+    return [(0, models[0], s) for s in chosen] + [(i, m, s) for i, m in enumerate(models) if i for s in others]
+
+
 def _lines(results: dict, key: str, keep: Callable[[dict], bool]) -> list[Line]:
-    """One line per model and strategy through the rows ``keep`` takes, by length."""
+    """One line per plotted model and strategy through the rows ``keep`` takes, by length."""
     styles, lines = ["-", "--", ":", "-."], []
-    for i, model in enumerate(results["study"]["models"]):
-        for strategy in results["study"]["strategies"]:
-            points = sorted(
-                (r["length"], r[key]) for r in results["rows"]
-                if r["model"] == model and r["strategy"] == strategy and keep(r)
-            )  # fmt: skip
-            if points:
-                values = [100 * v if key.startswith("ndcg") else v for _, v in points]
-                lines.append(Line(f"{model}, {strategy}", [n for n, _ in points], values, styles[i % 4]))
+    for i, model, strategy in _plotted(results["study"]):
+        points = sorted(
+            (r["length"], r[key]) for r in results["rows"]
+            if r["model"] == model and r["strategy"] == strategy and keep(r)
+        )  # fmt: skip
+        if points:
+            values = [100 * v if key.startswith("ndcg") else v for _, v in points]
+            lines.append(Line(f"{model}, {strategy}", [n for n, _ in points], values, styles[i % 4]))
     return lines
 
 
@@ -165,6 +178,9 @@ def write_long_document_page(results: dict, page: Path) -> None:
         f"Encoded in {_precisions(results)}.",
         "",
         _real_table(results),
+        "",
+        f"The plots draw one strategy of each kind for {next(iter(study['models']))} and the baselines (chunk,",
+        "chunk-max) of the other models, by length bucket; the tables give every cell.",
         "",
         "![quality vs length](" + f"{page.stem}/quality_vs_length.png)",
         "",

@@ -92,16 +92,14 @@ def _long_stage(plan: AdaptPlan, source: SourceModel, clock: PhaseClock, overrid
     stage trained towards each in turn (``long.yaml`` as ``fit`` reads, ``segments.yaml`` as ``segments``)."""
     out = plan.output
     sets = {"long": (plan.long_groups, plan.long_texts), "segments": (plan.segment_groups, plan.segment_texts)}
+    data = {stage: {"texts": out / "data" / f"{stage}.jsonl"} for stage in LONG_STAGES}
     with clock.phase("long texts: consecutive training texts joined"):
-        data = {stage: {"texts": out / "data" / f"{stage}.jsonl"} for stage in LONG_STAGES}
         for stage, (groups, count) in sets.items():
             write_long_texts(out / "data" / "texts.jsonl", data[stage]["texts"], groups, count)
     with clock.phase("teacher store of the long texts: the original, chunk and mean"):
-        for stage in LONG_STAGES:
-            folder = out / ("teacher-long" if stage == "long" else f"teacher-{stage}")
-            data[stage]["store"] = teacher_store(
-                plan, source, data[stage]["texts"], folder, overrides["teach-long"], "teach-long"
-            )
+        for stage, paths in data.items():
+            folder = out / f"teacher-{stage}"
+            paths["store"] = teacher_store(plan, source, paths["texts"], folder, overrides["teach-long"], "teach-long")
     whole = replace(plan, max_length=None)  # each stage reads past the window by its own data.max_length
     with clock.phase("train long: whole texts compressed to fit the window"):
         model = train_stages(whole, source, data["long"], out / "train", overrides, ("long",), model)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -305,14 +305,9 @@ class Encoder:
         than one batch.
         """
         result = torch.empty(len(token_ids), self.dimension, dtype=torch.float32)
-        batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
-        if show_progress_bar is None:
-            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
-        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
+        for batch, ratio in self.batches(token_ids, compression_ratio, batch_size, max_tokens_per_batch,
+                                         show_progress_bar):  # fmt: skip
             try:
-                ratio = (
-                    [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
-                )
                 result[torch.tensor(batch)] = self.embed_batch(
                     [token_ids[i] for i in batch], ratio, normalize=normalize
                 )
@@ -324,6 +319,23 @@ class Encoder:
                     bad,
                 ) from None
         return result
+
+    @staticmethod
+    def batches(
+        token_ids: list[list[int]],
+        compression_ratio: float | list[float],
+        batch_size: int,
+        max_tokens_per_batch: int | None,
+        show_progress_bar: bool | None,
+    ) -> Iterator[tuple[list[int], float | list[float]]]:
+        """Length-sorted batches of input indices, each with its ratio (its inputs' own, for a list), behind a
+        progress bar (``None``: when stderr is a terminal and there is more than one batch)."""
+        batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
+        if show_progress_bar is None:
+            show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
+        for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
+            each = isinstance(compression_ratio, list)
+            yield batch, [compression_ratio[i] for i in batch] if each else compression_ratio
 
     def padded(
         self, token_ids: list[list[int]], compression_ratio: float | list[float]

@@ -8,14 +8,10 @@ the positions.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
-
-from .batching import plan_batches
 
 if TYPE_CHECKING:
     from .encoder import Encoder
@@ -35,15 +31,9 @@ def window_vectors(
 ) -> list[tuple[Tensor, list[int]]]:
     """Late chunking: per input, the un-normalised ``(k, D)`` vectors of its stretches of ``span`` tokens
     (those the pool left a position of their own), from one forward each, and each stretch's tokens."""
-    if not hasattr(encoder.backend, "embed_spans"):
-        backend = type(encoder.backend).__name__
-        raise ValueError(f"late chunking needs the torch backend; {backend} gives no token states")
     spans: list = [None] * len(token_ids)
-    batches = plan_batches([len(row) for row in token_ids], batch_size, max_tokens_per_batch)
-    if show_progress_bar is None:
-        show_progress_bar = len(batches) > 1 and sys.stderr.isatty()
-    for batch in tqdm(batches, desc="encode", unit="batch", disable=not show_progress_bar):
-        ratio = [compression_ratio[i] for i in batch] if isinstance(compression_ratio, list) else compression_ratio
+    for batch, ratio in encoder.batches(token_ids, compression_ratio, batch_size, max_tokens_per_batch,
+                                        show_progress_bar):  # fmt: skip
         with torch.inference_mode():
             means, counts = encoder.backend.embed_spans(*encoder.padded([token_ids[i] for i in batch], ratio), span)
         means, counts = means.float().cpu(), counts.cpu()

@@ -244,11 +244,11 @@ def _verdict(rows, model: str, family: str, picks, key: str, kind: str, candidat
     figures |= {"strategy": best, "minus_baseline": gap, "time_over_baseline": share}
     figures["minus_truncate"] = None if truncate is None else 100 * (scores[best] - truncate)
     # against the baseline of whichever model in the study reads best with it (what a user would pick instead)
-    others = {r["model"] for r in rows} - {model}
-    rival = max(others, key=lambda m: _mean(rows, key, m, baseline, picks) or -1.0, default=None)
-    rival_score = None if rival is None else _mean(rows, key, rival, baseline, picks)
-    if rival_score is not None and rival_score > scores[baseline]:
-        figures |= {"best_baseline_model": rival, "minus_best_baseline": 100 * (scores[best] - rival_score)}
+    others = {m: _mean(rows, key, m, baseline, picks) for m in {r["model"] for r in rows} - {model}}
+    better = {m: score for m, score in others.items() if score is not None and score > scores[baseline]}
+    if better:
+        rival = max(better, key=better.__getitem__)
+        figures |= {"best_baseline_model": rival, "minus_best_baseline": 100 * (scores[best] - better[rival])}
     return Verdict(f"{model} {kind} {family}", gap >= -gap_allowed and share <= time_allowed, figures)
 
 

@@ -47,7 +47,8 @@ def adapt(
     overrides: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Recipe overrides: fixed.KEY=V, dynamic.KEY=V, stages.KEY=V (both), teach.KEY=V, long.KEY=V."
+            help="Recipe overrides: fixed.KEY=V, dynamic.KEY=V, stages.KEY=V (both), teach.KEY=V, long.KEY=V, "
+            "segments.KEY=V, teach-long.KEY=V."
         ),
     ] = None,
 ) -> None:

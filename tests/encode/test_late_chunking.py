@@ -88,6 +88,14 @@ def test_fit_with_late_chunking_pools_windows_of_one_forward(minilm_path):
         single = encoder.encode(text, long_inputs="fit", token_budget=512, max_length=512, late_chunking=True)
     mean = (256 * windows[0] + (count - 256) * windows[1]) / count
     np.testing.assert_allclose(single, torch.nn.functional.normalize(mean, dim=0).numpy(), atol=1e-4)
+    # shorter stretches: a vector per 100 tokens of the same forward
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fine = encoder.encode(text, long_inputs="fit", token_budget=512, max_length=512, late_chunking=True,
+                              late_chunk_length=100, return_segments=True)  # fmt: skip
+    stretches = [states[start : start + 100].mean(0) for start in range(0, count, 100)]
+    assert fine.shape == (-(-count // 100), encoder.dimension)
+    np.testing.assert_allclose(fine, torch.nn.functional.normalize(torch.stack(stretches), dim=-1).numpy(), atol=1e-4)
 
 
 def test_late_chunking_is_refused_where_it_means_nothing(encoder, tiny_model):
@@ -96,12 +104,19 @@ def test_late_chunking_is_refused_where_it_means_nothing(encoder, tiny_model):
     with pytest.raises(ValueError, match="late_chunking must be True or False"):
         EncodeOptions(long_inputs="fit", late_chunking="yes")
     assert "late_chunking" not in EncodeOptions(long_inputs="segments").source()  # older stores keep their header
+    with pytest.raises(ValueError, match="late_chunk_length goes with late_chunking=True"):
+        EncodeOptions(long_inputs="segments", late_chunk_length=64)
+    with pytest.raises(ValueError, match="late_chunk_length must be a positive integer, got 0"):
+        EncodeOptions(long_inputs="segments", late_chunking=True, late_chunk_length=0)
+    assert "late_chunk_length" not in EncodeOptions(long_inputs="segments", late_chunking=True).source()
+    assert EncodeOptions(long_inputs="fit", late_chunking=True, late_chunk_length=64).source()["late_chunk_length"] == 64
     tiny_model.config.compress_after_layer = 1
     with pytest.raises(ValueError, match="late chunking needs the pool before the backbone"):
         tiny_model.span_embeddings(torch.ones(1, 100, dtype=torch.long), torch.ones(1, 100), 0.5, span=32)
 
 
-def test_encode_writes_a_row_per_window_with_late_chunking(tiny_qwen3_checkpoint, tmp_path):
+@pytest.mark.parametrize("length", [None, 2048])
+def test_encode_writes_a_row_per_window_with_late_chunking(tiny_qwen3_checkpoint, tmp_path, length):
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
@@ -113,12 +128,16 @@ def test_encode_writes_a_row_per_window_with_late_chunking(tiny_qwen3_checkpoint
     source.write_text("".join(f'{{"id": "d{i}", "text": "{t}"}}\n' for i, t in enumerate(texts)))
     args = ["encode", "--model", tiny_qwen3_checkpoint, "--input", str(source), "--id-field", "id", "--device", "cpu"]
     args += ["--long-inputs", "fit", "--token-budget", "1024", "--max-length", "9000", "--segments", "--late-chunking"]
+    args += ["--late-chunk-length", str(length)] if length else []
     result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "rows.parquet")])
     assert result.exit_code == 0, result.output
     expected = encoder.encode(
-        texts, long_inputs="fit", token_budget=1024, max_length=9000, late_chunking=True, return_segments=True
-    )
-    assert len(expected[0]) == 2  # 6,000 tokens read in one forward: a vector per window of 4,096
+        texts, long_inputs="fit", token_budget=1024, max_length=9000, late_chunking=True, return_segments=True,
+        late_chunk_length=length,
+    )  # fmt: skip
+    # 6,000 tokens read in one forward: a vector per window of 4,096, or per 2,048 tokens where asked
+    stretches = 3 if length else 2
+    assert len(expected[0]) == stretches
     table = pq.read_table(tmp_path / "rows.parquet").to_pydict()
-    assert table["id"] == ["d0", "d0", "d1"] and table["segment"] == [0, 1, 0]
+    assert table["id"] == ["d0"] * stretches + ["d1"] and table["segment"] == [*range(stretches), 0]
     np.testing.assert_allclose(np.array(table["embedding"]), np.concatenate(expected), atol=1e-5)

@@ -96,15 +96,24 @@ def test_a_real_task_is_scored_whole_and_by_document_length(minilm_path, tmp_pat
     assert whole["ms_per_doc"] == pytest.approx(spent / 4)
     multi = _measure_real(study, encoder, STRATEGIES["chunk-max"], task, "Toy")
     assert [r.get("bucket") for r in multi] == [None, "0-300", "300-600", "600+"]
+    # what a multi-vector index keeps: a vector per window; late chunking into 32-token stretches keeps more
+    assert "vectors_per_doc" not in whole and 1 < multi[0]["vectors_per_doc"] < 5
+    late = _measure_real(study, encoder, STRATEGIES["late-max-512"], task, "Toy")[0]["vectors_per_doc"]
+    fine = _measure_real(study, encoder, STRATEGIES["late-max-512-s32"], task, "Toy")[0]["vectors_per_doc"]
+    assert fine > 4 * late
 
     labelled = [r | {"model": "m", "strategy": "chunk"} for r in rows]
-    settings = {"models": {"m": minilm_path}, "strategies": {"chunk": STRATEGIES["chunk"]}, "real_tasks": ["Toy"]}
+    labelled += [r | {"model": "m", "strategy": "chunk-max"} for r in multi]
+    strategies = {n: STRATEGIES[n] for n in ("chunk", "chunk-max")}
+    settings = {"models": {"m": minilm_path}, "strategies": strategies, "real_tasks": ["Toy"]}
     results = with_verdicts({"study": settings | {"kinds": [], "lengths": [], "cap": 1024}, "rows": labelled})
     page = tmp_path / "page.md"
     write_long_document_page(results, page)
     text = page.read_text(encoding="utf-8")
     assert "### Toy by document length" in text and "600+ tokens (2 docs, 2 queries)" in text
     assert "Synthetic tasks" not in text  # none were run
+    assert f"| m | chunk-max | {100 * multi[0]['ndcg_at_10']:.2f} | {multi[0]['ms_per_doc']:.0f} | " \
+        f"{multi[0]['vectors_per_doc']:.1f} |" in text
 
 
 def test_the_judge_prefers_a_strategy_within_the_time_allowed():

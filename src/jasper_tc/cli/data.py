@@ -62,6 +62,9 @@ def encode(
         bool,
         typer.Option(help="fit, segments: with --segments, a row per window of text, pooled from one forward."),
     ] = False,
+    late_chunk_length: Annotated[
+        int | None, typer.Option(help="With --late-chunking: tokens of text per row (default the model's length).")
+    ] = None,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import EncodeOptions
@@ -72,7 +75,7 @@ def encode(
             prompt_name=prompt_name, compression_ratio=compression_ratio, batch_size=batch_size,
             max_tokens_per_batch=max_tokens_per_batch, max_length=max_length, long_inputs=long_inputs,
             token_budget=token_budget, chunk_overlap=chunk_overlap, segment_length=segment_length,
-            late_chunking=late_chunking,
+            late_chunking=late_chunking, late_chunk_length=late_chunk_length,
         )  # fmt: skip
         runtime = {"dtype": dtype} | ({"backend": backend} if backend != "torch" else {})
         if not output.suffix or output.is_dir():  # a folder: shards and a manifest

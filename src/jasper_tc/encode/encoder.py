@@ -260,7 +260,8 @@ class Encoder:
             chunks = split_chunks(ids, self.tokenizer, plan.window, plan.overlap)
         lengths = [len(row) for row in chunks.ids]
         ratios = fit_ratios(lengths, plan.budget, plan.ratio, plan.threshold) if plan.mode != "chunk" else None
-        vectors, pieces = self._embed_windows(chunks, ratios or plan.ratio, options.late_chunking, batching)
+        span = (options.late_chunk_length or self.max_length) if options.late_chunking else None
+        vectors, pieces = self._embed_windows(chunks, ratios or plan.ratio, span, batching)
         result = combine_chunks(vectors, pieces, len(ids))
         after, windows, lowest = [0] * len(ids), [0] * len(ids), [plan.ratio] * len(ids)
         per_window = ratios or [plan.ratio] * len(lengths)
@@ -275,13 +276,14 @@ class Encoder:
         return _Embedded(F.normalize(result, dim=-1) if options.normalize else result, after, windows, lowest, segments)
 
     def _embed_windows(
-        self, chunks: Chunks, ratio: float | list[float], late_chunking: bool, batching: dict
+        self, chunks: Chunks, ratio: float | list[float], span: int | None, batching: dict
     ) -> tuple[Tensor, Chunks]:
         """Un-normalised vectors of the windows (or segments) and who owns each: a forward per window, or
-        (late chunking) a vector per window of text pooled from each segment's one forward."""
-        if not late_chunking:
+        (late chunking, ``span`` tokens per vector) a vector per stretch of text pooled from each segment's
+        one forward."""
+        if span is None:
             return self.embed_token_ids(chunks.ids, ratio, normalize=False, **batching), chunks
-        spans = window_vectors(self, chunks.ids, ratio, self.max_length, **batching)
+        spans = window_vectors(self, chunks.ids, ratio, span, **batching)
         owners = [chunks.owner[j] for j, (rows, _) in enumerate(spans) for _ in range(len(rows))]
         pieces = Chunks([], owners, [weight for _, weights in spans for weight in weights])
         empty = torch.empty(0, self.dimension)

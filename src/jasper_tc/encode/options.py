@@ -56,6 +56,10 @@ class EncodeOptions:
     # came from it, all from one forward per input or segment; the embedding is their token-weighted mean
     # as under "chunk", and ``return_segments`` gives them one each.
     late_chunking: bool = False
+    # Late chunking only: tokens of text per vector (None: the model's max length). Shorter stretches give a
+    # multi-vector document more, finer vectors at no extra forward: a query matching one sentence of a long
+    # page finds the stretch that holds it (docs/long-documents.md).
+    late_chunk_length: int | None = None
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -101,6 +105,11 @@ class EncodeOptions:
                 "late_chunking goes with long_inputs='fit' or 'segments' (one forward over many windows' text); "
                 f"under {self.long_inputs!r} each window is already its own forward"
             )
+        if self.late_chunk_length is not None:
+            if not _positive(self.late_chunk_length):
+                problems.append(f"late_chunk_length must be a positive integer, got {self.late_chunk_length!r}")
+            elif self.late_chunking is not True:
+                problems.append("late_chunk_length goes with late_chunking=True (the stretches it cuts)")
         if not isinstance(self.normalize, bool):
             problems.append(f"normalize must be True or False, got {self.normalize!r}")
         return problems
@@ -129,4 +138,6 @@ class EncodeOptions:
             skipped.add("segment_length")
         if not self.late_chunking:
             skipped.add("late_chunking")  # stores made before the option keep their header
+        if self.late_chunk_length is None:
+            skipped.add("late_chunk_length")
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skipped}

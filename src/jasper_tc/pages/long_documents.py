@@ -40,6 +40,13 @@ def _bucket_table(results: dict, task: str) -> str:
     return markdown_table(["model", "strategy", *head, *(f"ms/doc {b}" for b, _, _ in buckets)], lines, text_columns=2)
 
 
+def _stored(cell: dict | None, multi: bool) -> str:
+    """Vectors a document keeps: one, or (multi-vector) as many as measured (results before the count: –)."""
+    if cell is None or (multi and "vectors_per_doc" not in cell):
+        return "–"
+    return f"{cell['vectors_per_doc']:.1f}" if multi else "1"
+
+
 def _real_table(results: dict) -> str:
     rows, tasks = results["rows"], results["study"]["real_tasks"]
     lines = []
@@ -48,8 +55,11 @@ def _real_table(results: dict) -> str:
             cells = [_cell(rows, model=model, strategy=strategy, task=t, bucket=None) for t in tasks]
             quality = [f"{100 * c['ndcg_at_10']:.2f}" if c else "–" for c in cells]
             speed = [f"{c['ms_per_doc']:.0f}" if c else "–" for c in cells]
-            lines.append([model, strategy, *quality, *speed])
+            multi = results["study"]["strategies"][strategy].get("multi_vector")
+            stored = [_stored(c, multi) for c in cells]
+            lines.append([model, strategy, *quality, *speed, *stored])
     head = ["model", "strategy", *(f"{t} nDCG@10" for t in tasks), *(f"{t} ms/doc" for t in tasks)]
+    head += [f"{t} vectors/doc" for t in tasks]
     return markdown_table(head, lines, text_columns=2)
 
 

@@ -32,6 +32,7 @@ __all__ = ["STRATEGIES", "LongDocumentStudy", "judge", "run_long_document_study"
 # ``multi_vector``: the document keeps a vector per window or segment, and a query scores its best one.
 SEGMENTS = {"long_inputs": "segments", "token_budget": 256, "segment_length": 2048, "chunk_overlap": 32}
 CHUNK = {"long_inputs": "chunk", "chunk_overlap": 32, "compression_ratio": 1.0}
+LATE_MAX_512 = {**SEGMENTS, "segment_length": 512, "late_chunking": True, "multi_vector": True}
 STRATEGIES = {
     "truncate": {"long_inputs": "truncate", "compression_ratio": 1.0},
     "fit-256": {"long_inputs": "fit", "token_budget": 256},
@@ -43,6 +44,7 @@ STRATEGIES = {
     # and what adapt's segments stage trains): more forwards, each shorter
     "segments-512": {**SEGMENTS, "segment_length": 512, "token_budget": 128},
     "segments-384": {**SEGMENTS, "segment_length": 384, "token_budget": 96},
+    "segments-512-b144": {**SEGMENTS, "segment_length": 512, "token_budget": 144},  # a little more per segment
     # late chunking, one vector: the windows' vectors pooled from each segment's forward, averaged as chunk's
     "late": {**SEGMENTS, "late_chunking": True},
     "late-1024": {**SEGMENTS, "segment_length": 1024, "late_chunking": True},
@@ -53,7 +55,12 @@ STRATEGIES = {
     "segments-max-512": {**SEGMENTS, "segment_length": 512, "multi_vector": True},
     # late chunking: a vector per 256-token window of each segment, pooled from the segment's one forward
     "late-max-1024": {**SEGMENTS, "segment_length": 1024, "late_chunking": True, "multi_vector": True},
-    "late-max-512": {**SEGMENTS, "segment_length": 512, "late_chunking": True, "multi_vector": True},
+    "late-max-512": LATE_MAX_512,
+    # late chunking into shorter stretches: more, finer vectors from the same forwards (a query that is one
+    # sentence of a page finds the stretch that holds it), and fewer positions per segment
+    "late-max-512-s64": {**LATE_MAX_512, "late_chunk_length": 64},
+    "late-max-512-s32": {**LATE_MAX_512, "late_chunk_length": 32},
+    "late-max-512-b208-s32": {**LATE_MAX_512, "token_budget": 208, "late_chunk_length": 32},
     "chunk-max": {**CHUNK, "multi_vector": True},
     # chunk-max with each window pooled: as many vectors as chunk-max, fewer positions each
     "chunk-max-0.33": {**CHUNK, "compression_ratio": 0.33, "multi_vector": True},
@@ -179,6 +186,8 @@ def _measure_real(study: LongDocumentStudy, encoder, options: dict, loaded, name
     whole = metrics.retrieval(queries, documents, loaded.relevant)["ndcg_at_10"]
     total_ms = sum(spent.values()) / len(texts)
     rows = [{"task": name, "length": int(np.median(tokens)), "ndcg_at_10": whole, "ms_per_doc": total_ms}]
+    if options.get("multi_vector"):  # what a multi-vector index stores and each query scores against
+        rows[0]["vectors_per_doc"] = sum(len(v) for v in documents) / len(documents)
     for bucket, label in enumerate(_bucket_names(study.buckets)):
         asked = [q for q, rel in enumerate(loaded.relevant) if bucket_of[max(rel, key=rel.get)] == bucket]
         if bucket not in spent or not asked:

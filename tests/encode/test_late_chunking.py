@@ -109,7 +109,8 @@ def test_late_chunking_is_refused_where_it_means_nothing(encoder, tiny_model):
     with pytest.raises(ValueError, match="late_chunk_length must be a positive integer, got 0"):
         EncodeOptions(long_inputs="segments", late_chunking=True, late_chunk_length=0)
     assert "late_chunk_length" not in EncodeOptions(long_inputs="segments", late_chunking=True).source()
-    assert EncodeOptions(long_inputs="fit", late_chunking=True, late_chunk_length=64).source()["late_chunk_length"] == 64
+    finer = EncodeOptions(long_inputs="fit", late_chunking=True, late_chunk_length=64)
+    assert finer.source()["late_chunk_length"] == 64
     tiny_model.config.compress_after_layer = 1
     with pytest.raises(ValueError, match="late chunking needs the pool before the backbone"):
         tiny_model.span_embeddings(torch.ones(1, 100, dtype=torch.long), torch.ones(1, 100), 0.5, span=32)

@@ -112,8 +112,10 @@ def test_a_real_task_is_scored_whole_and_by_document_length(minilm_path, tmp_pat
     text = page.read_text(encoding="utf-8")
     assert "### Toy by document length" in text and "600+ tokens (2 docs, 2 queries)" in text
     assert "Synthetic tasks" not in text  # none were run
-    assert f"| m | chunk-max | {100 * multi[0]['ndcg_at_10']:.2f} | {multi[0]['ms_per_doc']:.0f} | " \
+    assert (
+        f"| m | chunk-max | {100 * multi[0]['ndcg_at_10']:.2f} | {multi[0]['ms_per_doc']:.0f} | "
         f"{multi[0]['vectors_per_doc']:.1f} |" in text
+    )
 
 
 def test_the_judge_prefers_a_strategy_within_the_time_allowed():

@@ -25,7 +25,15 @@ from ..phases import PhaseClock
 from ..resources import find_suite
 from ..results import Verdict
 
-__all__ = ["STRATEGIES", "LongDocumentStudy", "judge", "run_long_document_study", "with_verdicts", "write_page"]
+__all__ = [
+    "STRATEGIES",
+    "LongDocumentStudy",
+    "encode_documents",
+    "judge",
+    "run_long_document_study",
+    "with_verdicts",
+    "write_page",
+]
 
 # name -> encode options; the window of all-MiniLM-L6-v2 as sentence-transformers uses it is 256 tokens.
 # The baselines read at ratio 1: left to the model's default, an adapted model would pool them too.
@@ -120,7 +128,7 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label).strip("-")
 
 
-def _encode_documents(
+def encode_documents(
     encoder, documents: list[str], study: LongDocumentStudy, options: dict
 ) -> tuple[np.ndarray | list[np.ndarray], float]:
     """The documents' vectors (a list of per-window arrays for a multi-vector strategy) and ms per document."""
@@ -153,7 +161,7 @@ def _measure(study: LongDocumentStudy, encoder, options: dict) -> list[dict]:
     for kind in study.kinds:
         for length in study.lengths:
             task = build_synthetic(kind, length, count, documents=study.documents, queries=study.queries)
-            documents, ms = _encode_documents(encoder, task.documents, study, options)
+            documents, ms = encode_documents(encoder, task.documents, study, options)
             queries = encoder.encode(task.queries, show_progress_bar=False)
             scores = metrics.retrieval(queries, documents, task.relevant, ndcg_at=1)
             rows.append({"task": kind, "length": length, "ndcg_at_1": scores["ndcg_at_1"], "ms_per_doc": ms})
@@ -177,7 +185,7 @@ def _measure_real(study: LongDocumentStudy, encoder, options: dict, loaded, name
     spent: dict[int, float] = {}
     for bucket in np.unique(bucket_of):
         members = np.flatnonzero(bucket_of == bucket)
-        encoded, ms = _encode_documents(encoder, [texts[i] for i in members], study, options)
+        encoded, ms = encode_documents(encoder, [texts[i] for i in members], study, options)
         spent[int(bucket)] = ms * len(members)
         for i, vector in zip(members, encoded, strict=True):
             vectors[i] = vector

@@ -1,0 +1,104 @@
+"""The long-document study's time shares, paired: a baseline and its candidate strategies encode one real
+task's documents in alternating rounds of one sitting (the order reversed every other round).
+
+The study times each strategy once, in its own sitting, and its verdicts turn on a time share (a third of
+chunk-and-mean's, half of chunk-max's); shares near a limit move between sittings by more than their margin.
+Here each round times every strategy back to back, so the share is taken round by round (median, min, max).
+
+    python benchmarks/long_documents_paired.py --model runs/adapt-ws/model --task PythonDocs-en \
+        --strategies chunk,segments-512-b144 --rounds 3
+
+The first strategy is the baseline; names are the study's (``jasper_tc.studies.long_documents.STRATEGIES``).
+Writes ``results/long_documents_paired-<task>-<strategies>.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import _common as common
+from jasper_tc.encode import load
+from jasper_tc.evaluation import metrics
+from jasper_tc.evaluation.tasks import load_suite, load_task, select_tasks
+from jasper_tc.resources import find_suite
+from jasper_tc.studies.long_documents import STRATEGIES, LongDocumentStudy, encode_documents
+
+
+def measure(model: str, task_name: str, names: list[str], rounds: int, dtype: str | None) -> dict:
+    """ms per document of each strategy in each round, and each strategy's nDCG@10 (from its first round)."""
+    study = LongDocumentStudy(output=Path("."), models={}, dtype=dtype)
+    encoder = load(model, device="cpu", dtype=dtype)
+    suite, root = load_suite(find_suite("local-bilingual"))
+    loaded = load_task(select_tasks(suite, [task_name], prompts=False).tasks[0], root)
+    queries = encoder.encode(loaded.texts["queries"], show_progress_bar=False)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    quality: dict[str, float] = {}
+    for round_ in range(rounds):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            vectors, ms = encode_documents(encoder, loaded.texts["documents"], study, STRATEGIES[name])
+            times[name].append(ms)
+            quality.setdefault(name, metrics.retrieval(queries, vectors, loaded.relevant)["ndcg_at_10"])
+            print(f"round {round_ + 1}: {name} {ms:.0f} ms/doc", flush=True)
+    return {
+        "model": model,
+        "task": task_name,
+        "precision": encoder.precision,
+        "machine": common.cpu_description(),
+        "documents": len(loaded.texts["documents"]),
+        "ms_per_doc_by_round": times,
+        "ndcg_at_10": quality,
+    }
+
+
+def table(measured: dict) -> str:
+    names = list(measured["ms_per_doc_by_round"])
+    base = measured["ms_per_doc_by_round"][names[0]]
+    lines = [
+        f"{measured['task']}, {measured['model']} ({measured['precision']}; {measured['machine']}): "
+        f"{measured['documents']} documents encoded together per strategy, strategies alternating each round.",
+        "",
+        *common.table_head("strategy", "nDCG@10", "ms/doc by round", "time share (median)", "min", "max", left=1),
+    ]
+    for name in names:
+        shares = [ms / b for ms, b in zip(measured["ms_per_doc_by_round"][name], base, strict=True)]
+        by_round = ", ".join(f"{ms:.0f}" for ms in measured["ms_per_doc_by_round"][name])
+        lines.append(
+            common.table_row(
+                name,
+                f"{100 * measured['ndcg_at_10'][name]:.2f}",
+                by_round,
+                f"{statistics.median(shares):.3f}",
+                f"{min(shares):.3f}",
+                f"{max(shares):.3f}",
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--task", default="PythonDocs-en")
+    parser.add_argument("--strategies", default="chunk,segments-512", help="comma-separated; the first is the baseline")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dtype", default="auto")
+    args = parser.parse_args()
+    names = args.strategies.split(",")
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or len(names) < 2:
+        parser.error(f"give a baseline and at least one candidate from {', '.join(STRATEGIES)}; unknown: {unknown}")
+    measured = measure(args.model, args.task, names, args.rounds, args.dtype)
+    measured["median_share"] = {
+        name: statistics.median(ms / b for ms, b in zip(times, measured["ms_per_doc_by_round"][names[0]], strict=True))
+        for name, times in measured["ms_per_doc_by_round"].items()
+    }
+    text = table(measured)
+    print(text)
+    path = common.write_results(f"long_documents_paired-{args.task}-{'-'.join(names)}", text, measured)
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()

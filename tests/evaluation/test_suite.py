@@ -155,3 +155,42 @@ def test_an_empty_task_file_is_a_clear_error(tmp_path):
     config, root = load_suite(suite)
     with pytest.raises(TaskError, match=r"task e: .*empty.tsv: no rows"):
         load_task(config.tasks[0], root)
+
+
+def test_eval_scores_multi_vector_documents_by_their_best_stretch(tmp_path, minilm_path):
+    """--multi-vector: each document a vector per stretch of text (late chunking), a query scoring its best."""
+    import numpy as np
+
+    from jasper_tc.cli import app
+    from jasper_tc.encode import load
+    from jasper_tc.evaluation import metrics
+
+    suite = yaml.safe_load(SUITE.read_text())
+    suite["data_root"] = str(SUITE.parent / suite["data_root"])
+    suite["tasks"] = [t | {"limit": 8, "corpus_limit": 8} for t in suite["tasks"] if t["name"] == "PythonDocs-en"]
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    reading = ["--long-inputs", "segments", "--max-length", "4096", "--segment-length", "512", "--token-budget", "256"]
+    command = ["eval", "--model", minilm_path, "--suite", str(path), "--ratios", "1", "--no-prompts"]
+    command += ["--device", "cpu", "--no-latency", *reading]
+    multi = [*command, "--late-chunking", "--late-chunk-length", "64", "--multi-vector"]
+    result = CliRunner().invoke(app, [*multi, "--output", str(tmp_path / "multi")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "multi" / "summary.json").read_text())
+    assert summary["options"]["multi_vector"] is True and summary["options"]["late_chunk_length"] == 64
+    single = CliRunner().invoke(app, [*command, "--output", str(tmp_path / "single")])
+    assert single.exit_code == 0, single.output
+    assert "multi_vector" not in json.loads((tmp_path / "single" / "summary.json").read_text())["options"]
+
+    config, root = load_suite(path)
+    task = load_task(dataclasses.replace(config.tasks[0], prompt=None, document_prompt=None), root)  # --no-prompts
+    encoder = load(minilm_path, device="cpu")
+    settings = {"long_inputs": "segments", "max_length": 4096, "segment_length": 512, "token_budget": 256}
+    rows = encoder.encode(task.texts["documents"], **settings, late_chunking=True, late_chunk_length=64,
+                          return_segments=True, show_progress_bar=False)  # fmt: skip
+    assert all(len(r) > 8 for r in rows)  # every page is past 512 tokens: many stretches each
+    queries = encoder.encode(task.texts["queries"], show_progress_bar=False)
+    expected = metrics.retrieval(queries, rows, task.relevant)["ndcg_at_10"]
+    assert summary["results"][0]["main_score"] == pytest.approx(expected, abs=1e-6)
+    assert expected != json.loads((tmp_path / "single" / "summary.json").read_text())["results"][0]["main_score"]
+    assert isinstance(rows[0], np.ndarray)

@@ -38,9 +38,23 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
     max_length: Annotated[int | None, typer.Option(help="Tokens read per input (default the model's).")] = None,
     long_inputs: Annotated[
-        str, typer.Option(help="Inputs past the window: truncate, fit (compress to --token-budget) or chunk.")
+        str,
+        typer.Option(help="Inputs past the window: truncate, fit (compress to --token-budget), chunk or segments."),
     ] = "truncate",
-    token_budget: Annotated[int | None, typer.Option(help="fit: positions per input after compression.")] = None,
+    token_budget: Annotated[
+        int | None, typer.Option(help="fit, segments: positions per input or segment after compression.")
+    ] = None,
+    segment_length: Annotated[int | None, typer.Option(help="segments: tokens per segment.")] = None,
+    late_chunking: Annotated[
+        bool, typer.Option(help="fit, segments: a vector per stretch of text, pooled from one forward.")
+    ] = False,
+    late_chunk_length: Annotated[
+        int | None, typer.Option(help="With --late-chunking: tokens per stretch (default the model's length).")
+    ] = None,
+    multi_vector: Annotated[
+        bool,
+        typer.Option(help="Retrieval documents keep a vector per window, segment or stretch; a query scores its best."),
+    ] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...")] = None,
     dtype: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
     allow_errors: Annotated[
@@ -61,8 +75,11 @@ def evaluate(
     name = name or Path(model).name or model
     output = output or Path("eval-runs") / name
     options = {"batch_size": batch_size, "max_length": max_length, "long_inputs": long_inputs}
-    encoder, options = _checked_encoder(model, device, dtype, options | {"token_budget": token_budget})
-    records = run_suite(encoder, config, root, ratio_list, output, model_name=name, options=options)
+    options |= {"token_budget": token_budget, "segment_length": segment_length, "late_chunking": late_chunking}
+    encoder, options = _checked_encoder(model, device, dtype, options | {"late_chunk_length": late_chunk_length})
+    records = run_suite(
+        encoder, config, root, ratio_list, output, model_name=name, options=options, multi_vector=multi_vector
+    )
     table = report.results_table(records)
     (output / "table.md").write_text(table, encoding="utf-8")
     report.plot_quality(records, output / "quality_vs_ratio.png", f"{name}: quality vs compression ratio")

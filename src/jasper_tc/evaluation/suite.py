@@ -46,15 +46,32 @@ def failed_tasks(records: list[dict]) -> dict[str, list[dict]]:
 
 
 class EmbeddingCache:
-    """Embeddings by text for one encoder and one set of options: short texts are shared across ratios."""
+    """Embeddings by text for one encoder and one set of options: short texts are shared across ratios.
 
-    def __init__(self, encoder: Encoder, options: EncodeOptions | None = None) -> None:
+    ``multi_vector``: retrieval documents keep a vector per window or segment (late chunking: per stretch of
+    text), and a query scores a document's best one (max-sim), as multi-vector search ranks them."""
+
+    def __init__(self, encoder: Encoder, options: EncodeOptions | None = None, multi_vector: bool = False) -> None:
         self.encoder = encoder
         self.options = EncodeOptions.of(options, normalize=True)
         self.cap = encoder.check(self.options).cap  # bad options: an error now, naming the value
+        self.multi_vector = multi_vector
         self.short: dict[str, np.ndarray] = {}  # texts within the threshold: any ratio
         self.by_ratio: dict[float, dict[str, np.ndarray]] = {}
+        self.rows_by_ratio: dict[float, dict[str, np.ndarray]] = {}
         self.encoded = 0
+
+    def rows(self, texts: list[str], ratio: float) -> list[np.ndarray]:
+        """Each text's ``(k, D)`` vectors: one per window or segment of it (one for a text that fits)."""
+        cache = self.rows_by_ratio.setdefault(ratio, {})
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            rows = self.encoder.encode(
+                missing, self.options, compression_ratio=ratio, return_segments=True, show_progress_bar=False
+            )
+            self.encoded += len(missing)
+            cache.update(zip(missing, rows, strict=True))
+        return [cache[t] for t in texts]
 
     def get(self, texts: list[str], ratio: float) -> np.ndarray:
         cache = self.by_ratio.setdefault(ratio, {})
@@ -80,7 +97,8 @@ def score_task(task: LoadedTask, cache: EmbeddingCache, ratio: float) -> dict[st
         labels = task.labels["gold"].astype(int)
         return metrics.pair_classification(cache.get(t["first"], ratio), cache.get(t["second"], ratio), labels)
     if kind == "retrieval":
-        return metrics.retrieval(cache.get(t["queries"], ratio), cache.get(t["documents"], ratio), task.relevant)
+        documents = (cache.rows if cache.multi_vector else cache.get)(t["documents"], ratio)
+        return metrics.retrieval(cache.get(t["queries"], ratio), documents, task.relevant)
     if kind == "classification":
         return metrics.classification(
             cache.get(t["train"], ratio), task.labels["train"], cache.get(t["test"], ratio), task.labels["test"]
@@ -122,16 +140,18 @@ def run_suite(
     *,
     model_name: str,
     options: EncodeOptions | None = None,
+    multi_vector: bool = False,
 ) -> list[dict]:
     """Evaluate every task at every ratio; write ``results/<task>__r<ratio>.json`` and return the records.
 
     ``options.max_length`` cuts every input to that many tokens (default: the model's own limit), so that
     models with different limits are compared on the same text; ``options.long_inputs`` ``fit`` or
-    ``chunk`` reads long inputs past the window. The ratio is each of ``ratios`` in turn.
+    ``chunk`` reads long inputs past the window. The ratio is each of ``ratios`` in turn. ``multi_vector``:
+    retrieval documents keep a vector per window or segment, scored by a query's best match.
     """
     results_dir = output / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(encoder, options)
+    cache = EmbeddingCache(encoder, options, multi_vector)
     loaded: dict[str, LoadedTask | str] = {}
     for task in suite.tasks:
         try:
@@ -154,7 +174,8 @@ def run_suite(
             "model": model_name,
             "ratios": ratios,
             "max_length": cache.cap,
-            "options": {k: v for k, v in cache.options.source().items() if k != "compression_ratio"},
+            "options": {k: v for k, v in cache.options.source().items() if k != "compression_ratio"}
+            | ({"multi_vector": True} if multi_vector else {}),
             "results": records,
             "texts_encoded": cache.encoded,
         },

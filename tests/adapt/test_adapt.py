@@ -161,6 +161,7 @@ def test_adapt_runs_every_phase_resumes_and_writes_a_loadable_model_with_its_car
     assert [stages[s]["compression"]["fit_positions"] for s in ("long", "segments")] == [256, 128]
     card = (output / "model" / "README.md").read_text()
     assert "Stage `segments`: 2 steps" in card and 'long_inputs="segments", max_length=32768' in card
+    assert "token_budget=256, late_chunking=True" in card and "late_chunk_length=32, return_segments=True" in card
 
 
 def test_an_unknown_dtype_is_named_before_anything_runs(tmp_path):

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from jasper_tc.configs import ConfigError
-from jasper_tc.evaluation.tasks import TaskError, load_suite, load_task
+from jasper_tc.evaluation.tasks import TaskError, load_suite, load_task, select_tasks
 from jasper_tc.resources import DATA, find_suite
 
 from ..helpers import SHARED
@@ -167,11 +167,14 @@ def test_eval_scores_multi_vector_documents_by_their_best_stretch(tmp_path, mini
 
     suite = yaml.safe_load(SUITE.read_text())
     suite["data_root"] = str(SUITE.parent / suite["data_root"])
-    suite["tasks"] = [t | {"limit": 8, "corpus_limit": 8} for t in suite["tasks"] if t["name"] == "PythonDocs-en"]
+    suite["tasks"] = [t | {"limit": 8, "corpus_limit": 8} for t in suite["tasks"]]
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
+    unknown = CliRunner().invoke(app, ["eval", "--model", minilm_path, "--suite", str(path), "--tasks", "PyDocs"])
+    assert unknown.exit_code == 2 and "no task 'PyDocs' in the suite (it has: STSB-en" in unknown.output
     reading = ["--long-inputs", "segments", "--max-length", "4096", "--segment-length", "512", "--token-budget", "256"]
-    command = ["eval", "--model", minilm_path, "--suite", str(path), "--ratios", "1", "--no-prompts"]
+    command = ["eval", "--model", minilm_path, "--suite", str(path), "--tasks", "PythonDocs-en", "--ratios", "1"]
+    command += ["--no-prompts"]
     command += ["--device", "cpu", "--no-latency", *reading]
     multi = [*command, "--late-chunking", "--late-chunk-length", "64", "--multi-vector"]
     result = CliRunner().invoke(app, [*multi, "--output", str(tmp_path / "multi")])
@@ -183,7 +186,7 @@ def test_eval_scores_multi_vector_documents_by_their_best_stretch(tmp_path, mini
     assert "multi_vector" not in json.loads((tmp_path / "single" / "summary.json").read_text())["options"]
 
     config, root = load_suite(path)
-    task = load_task(dataclasses.replace(config.tasks[0], prompt=None, document_prompt=None), root)  # --no-prompts
+    task = load_task(select_tasks(config, ["PythonDocs-en"], prompts=False).tasks[0], root)
     encoder = load(minilm_path, device="cpu")
     settings = {"long_inputs": "segments", "max_length": 4096, "segment_length": 512, "token_budget": 256}
     rows = encoder.encode(task.texts["documents"], **settings, late_chunking=True, late_chunk_length=64,

@@ -69,6 +69,37 @@ def test_the_targets_table_compares_fit_with_chunk_and_truncate():
     assert {v.claim: v for v in judge({"study": study, "rows": rows})}["m single LongWiki-en"].holds
 
 
+def test_a_task_with_shorter_documents_is_judged_again_on_its_documents_of_4k_tokens_and_more():
+    """The targets hold at 4k tokens and more: the buckets from 4,096 on, scores weighted by their queries and
+    times by their documents, decide a verdict of their own; a task with no shorter documents gets none."""
+    from jasper_tc.studies.long_documents import judge
+
+    strategies = {"segments-512": STRATEGIES["segments-512"], "chunk": STRATEGIES["chunk"]}
+    study = {"models": {"m": "p"}, "strategies": strategies, "real_tasks": ["T", "U"], "kinds": [], "lengths": []}
+    study["buckets"] = [4096, 8192]
+    # (bucket, documents, queries): segments-512's score and ms per document, then chunk's
+    cells = [("0-4,096", 10, 10, 0.95, 10, 0.95, 40), ("4,096-8,192", 30, 30, 0.90, 20, 0.905, 80),
+             ("8,192+", 10, 20, 0.60, 50, 0.62, 160)]  # fmt: skip
+    rows = []
+    for task in ("T", "U"):
+        for bucket, documents, queries, *measured in cells[task == "U" :]:
+            for strategy, score, ms in zip(strategies, measured[::2], measured[1::2], strict=True):
+                rows.append({"model": "m", "strategy": strategy, "task": task, "bucket": bucket, "ndcg_at_10": score,
+                             "ms_per_doc": ms, "documents": documents, "queries": queries})  # fmt: skip
+        for strategy in strategies:  # the whole task: the shorter documents lift segments-512 to within a point
+            ms = 10.0 if strategy == "segments-512" else 50.0
+            rows.append({"model": "m", "strategy": strategy, "task": task, "ndcg_at_10": 0.9, "ms_per_doc": ms})
+    rows = [r | {"ndcg_at_10": 0.895} if r["strategy"] == "segments-512" and "bucket" not in r else r for r in rows]
+    verdicts = {v.claim: v for v in judge({"study": study, "rows": rows})}
+    assert verdicts["m single T"].holds and "m single U 4k+" not in verdicts  # U: every document is 4k+
+    long = verdicts["m single T 4k+"]
+    assert long.figures["minus_baseline"] == pytest.approx(
+        100 * ((0.9 * 30 + 0.6 * 20) - (0.905 * 30 + 0.62 * 20)) / 50
+    )
+    assert long.figures["time_over_baseline"] == pytest.approx((20 * 30 + 50 * 10) / (80 * 30 + 160 * 10))
+    assert long.holds is False  # 1.1 points under
+
+
 def test_a_real_task_is_scored_whole_and_by_document_length(minilm_path, tmp_path):
     from types import SimpleNamespace
 

@@ -29,6 +29,7 @@ def evaluate(
         str, typer.Option(help="A shipped suite by name (local-bilingual) or a suite YAML file of your own.")
     ],
     ratios: Annotated[str, typer.Option(help="Comma-separated compression ratios.")] = ratios_text(),
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated task names (default: every task).")] = None,
     output: Annotated[Path | None, typer.Option(help="Run folder; default eval-runs/<model name>.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name in results; default the folder's name.")] = None,
     prompts: Annotated[
@@ -71,7 +72,7 @@ def evaluate(
     from ..evaluation.suite import TaskFailures, failed_tasks, run_suite
 
     ratio_list = _ratios(ratios)
-    config, root = _suite(suite, overrides or [], prompts)
+    config, root = _suite(suite, overrides or [], prompts, tasks)
     name = name or Path(model).name or model
     output = output or Path("eval-runs") / name
     options = {"batch_size": batch_size, "max_length": max_length, "long_inputs": long_inputs}
@@ -93,23 +94,20 @@ def evaluate(
             raise typer.Exit(1)
 
 
-def _suite(suite: str, overrides: list[str], prompts: bool):
-    """The suite and its data root, with or without its per-task prompts; a bad suite ends the command."""
-    import dataclasses
-
+def _suite(suite: str, overrides: list[str], prompts: bool, tasks: str | None = None):
+    """The suite (cut to ``tasks``, comma-separated names) and its data root, with or without its per-task
+    prompts; a bad suite or an unknown task ends the command."""
     from ..configs import ConfigError
-    from ..evaluation.tasks import load_suite
+    from ..evaluation.tasks import load_suite, select_tasks
     from ..resources import find_suite
 
     try:
         config, root = load_suite(find_suite(suite), overrides)
-    except (ConfigError, FileNotFoundError) as error:
+        names = [name.strip() for name in tasks.split(",")] if tasks else None
+        return select_tasks(config, names, prompts=prompts), root
+    except (ConfigError, FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    if not prompts:
-        tasks = [dataclasses.replace(t, prompt=None, document_prompt=None) for t in config.tasks]
-        config = dataclasses.replace(config, tasks=tasks)
-    return config, root
 
 
 def _checked_encoder(model: str, device: str | None, dtype: str | None, options: dict):

@@ -137,17 +137,21 @@ def _introduction(source_name: str, mlp: bool) -> list[str]:
     ]
 
 
-def _long_inputs(stages: dict) -> list[str]:
+def _long_inputs(stages: dict, window: int) -> list[str]:
     """How to read documents past the window, where the long stages trained for it (``--long-documents``)."""
     if "segments" not in stages:
         return []
     return [
         "Trained for documents past its window (`--long-documents`): read them by segments of two windows,",
-        "each compressed to fit half a window (the defaults), or whole into one window:",
+        "each compressed to fit half a window (the defaults), or whole into one window; for multi-vector search,",
+        f"a vector per {window // 8} tokens of each segment read into one window (late chunking), a query scoring",
+        "its best:",
         "",
         "```python",
         'vectors = model.encode(documents, long_inputs="segments", max_length=32768)',
         'vectors = model.encode(documents, long_inputs="fit", max_length=32768)  # one forward each, faster',
+        f'rows = model.encode(documents, long_inputs="segments", token_budget={window}, late_chunking=True,',
+        f"                    late_chunk_length={window // 8}, return_segments=True, max_length=32768)",
         "```",
         "",
     ]
@@ -164,7 +168,7 @@ def card_text(source_name: str, summary: dict) -> str:
     return "\n".join(
         [
             *_introduction(source_name, mlp),
-            *_long_inputs(stages),
+            *_long_inputs(stages, length),
             f"## Quality per ratio ({length} tokens at most, in {precision}; tasks no training stage read)",
             "",
             f"Mean over tasks, as a share of the original's ratio-1 score: {shares}.",

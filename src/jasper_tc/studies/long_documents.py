@@ -48,6 +48,7 @@ STRATEGIES = {
     "segments": SEGMENTS,
     "segments-1024": {**SEGMENTS, "segment_length": 1024},  # shorter segments: more forwards, less pooled
     "segments-768": {**SEGMENTS, "segment_length": 768},
+    "segments-768-b224": {**SEGMENTS, "segment_length": 768, "token_budget": 224},
     # short segments, each to a quarter of its tokens (the default of long_inputs="segments" for this window,
     # and what adapt's segments stage trains): more forwards, each shorter
     "segments-512": {**SEGMENTS, "segment_length": 512, "token_budget": 128},
@@ -214,20 +215,37 @@ WINDOW = 256  # all-MiniLM-L6-v2's window as sentence-transformers uses it
 # The targets: the best single-vector compressed strategy within 1 point of chunk-and-mean at no more than a
 # third of its time; the multi-vector one within 1 point of chunk-max at no more than half of its time.
 TARGETS = {"single": ("chunk", 1.0, 1 / 3), "multi": ("chunk-max", 1.0, 1 / 2)}
+LONG_FROM = 4096  # the targets hold for documents of 4k tokens and more: each real task is judged there too
 
 
 def _mean(rows: list[dict], key: str, model: str, strategy: str, picks: list[dict]) -> float | None:
-    """Mean of ``key`` over the rows of one model and strategy matching any of ``picks``."""
+    """Mean of ``key`` over the rows of one model and strategy matching any of ``picks``: length buckets
+    weighted by their queries (scores) or documents (times), as if measured together; other rows alike."""
+    weight = "documents" if key == "ms_per_doc" else "queries"
     values = [
-        r[key] for pick in picks for r in rows
+        (r[key], r.get(weight, 1) if r.get("bucket") else 1) for pick in picks for r in rows
         if r["model"] == model and r["strategy"] == strategy and all(r.get(k) == v for k, v in pick.items())
     ]  # fmt: skip
-    return sum(values) / len(values) if values else None
+    total = sum(w for _, w in values)
+    return sum(v * w for v, w in values) / total if values else None
 
 
-def _families(study: dict) -> dict[str, tuple[list[dict], str]]:
-    """Each real task on its own (nDCG@10), and the synthetic tasks at 4x the window and more (nDCG@1)."""
-    families = {task: ([{"task": task, "bucket": None}], "ndcg_at_10") for task in study["real_tasks"]}
+def _long_buckets(study: dict) -> list[str]:
+    """The length buckets from ``LONG_FROM`` tokens on (results before the buckets: none)."""
+    edges = tuple(study.get("buckets") or ())
+    bounds = [0, *edges]
+    return [name for name, low in zip(_bucket_names(edges), bounds, strict=True) if low >= LONG_FROM] if edges else []
+
+
+def _families(study: dict, rows: list[dict]) -> dict[str, tuple[list[dict], str]]:
+    """Each real task on its own and, where it has shorter documents too, at LONG_FROM tokens and more
+    (nDCG@10), and the synthetic tasks at 4x the window and more (nDCG@1)."""
+    families, long = {}, _long_buckets(study)
+    for task in study["real_tasks"]:
+        families[task] = ([{"task": task, "bucket": None}], "ndcg_at_10")
+        measured = {r["bucket"] for r in rows if r["task"] == task and r.get("bucket")}
+        if measured & set(long) and measured - set(long):
+            families[f"{task} {LONG_FROM // 1024}k+"] = ([{"task": task, "bucket": b} for b in long], "ndcg_at_10")
     long_enough = [{"task": k, "length": n} for k in study["kinds"] for n in study["lengths"] if n >= 4 * WINDOW]
     return families | ({"synthetic": (long_enough, "ndcg_at_1")} if long_enough else {})
 
@@ -276,7 +294,7 @@ def judge(results: dict) -> list[Verdict]:
     study, rows = results["study"], results["rows"]
     verdicts = []
     for model in study["models"]:
-        for family, (picks, key) in _families(study).items():
+        for family, (picks, key) in _families(study, rows).items():
             for kind, candidates in _kinds(study["strategies"]).items():
                 if candidates:
                     verdicts.append(_verdict(rows, model, family, picks, key, kind, candidates))

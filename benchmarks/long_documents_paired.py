@@ -7,9 +7,14 @@ Here each round times every strategy back to back, so the share is taken round b
 
     python benchmarks/long_documents_paired.py --model runs/adapt-ws/model --task PythonDocs-en \
         --strategies chunk,segments-512-b144 --rounds 3
+    python benchmarks/long_documents_paired.py --model runs/adapt-ws/model --task LongWiki-en --min-tokens 4096 \
+        --strategies chunk,segments-768-b224
+
+``--min-tokens`` keeps the documents of at least that many tokens (and the queries whose document is one of
+them), as the study's length buckets do.
 
 The first strategy is the baseline; names are the study's (``jasper_tc.studies.long_documents.STRATEGIES``).
-Writes ``results/long_documents_paired-<task>-<strategies>.md`` and ``.json``.
+Writes ``results/long_documents_paired-<task>[-<min tokens>+]-<strategies>.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -26,27 +31,40 @@ from jasper_tc.resources import find_suite
 from jasper_tc.studies.long_documents import STRATEGIES, LongDocumentStudy, encode_documents
 
 
-def measure(model: str, task_name: str, names: list[str], rounds: int, dtype: str | None) -> dict:
+def _documents(encoder, loaded, cap: int, min_tokens: int) -> tuple[list[str], list[str], list[dict]]:
+    """The task's documents of at least ``min_tokens`` tokens, the queries whose document is one, their qrels."""
+    texts = loaded.texts["documents"]
+    kept = [i for i, ids in enumerate(encoder.tokenize(texts, cap)[0]) if len(ids) >= min_tokens]
+    index = {old: new for new, old in enumerate(kept)}
+    asked = [q for q, relevant in enumerate(loaded.relevant) if all(d in index for d in relevant)]
+    relevant = [{index[d]: grade for d, grade in loaded.relevant[q].items()} for q in asked]
+    return [texts[i] for i in kept], [loaded.texts["queries"][q] for q in asked], relevant
+
+
+def measure(model: str, task_name: str, names: list[str], rounds: int, dtype: str | None, min_tokens: int) -> dict:
     """ms per document of each strategy in each round, and each strategy's nDCG@10 (from its first round)."""
     study = LongDocumentStudy(output=Path("."), models={}, dtype=dtype)
     encoder = load(model, device="cpu", dtype=dtype)
     suite, root = load_suite(find_suite("local-bilingual"))
     loaded = load_task(select_tasks(suite, [task_name], prompts=False).tasks[0], root)
-    queries = encoder.encode(loaded.texts["queries"], show_progress_bar=False)
+    documents, asked, relevant = _documents(encoder, loaded, study.cap, min_tokens)
+    queries = encoder.encode(asked, show_progress_bar=False)
     times: dict[str, list[float]] = {name: [] for name in names}
     quality: dict[str, float] = {}
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else names[::-1]:
-            vectors, ms = encode_documents(encoder, loaded.texts["documents"], study, STRATEGIES[name])
+            vectors, ms = encode_documents(encoder, documents, study, STRATEGIES[name])
             times[name].append(ms)
-            quality.setdefault(name, metrics.retrieval(queries, vectors, loaded.relevant)["ndcg_at_10"])
+            quality.setdefault(name, metrics.retrieval(queries, vectors, relevant)["ndcg_at_10"])
             print(f"round {round_ + 1}: {name} {ms:.0f} ms/doc", flush=True)
     return {
         "model": model,
         "task": task_name,
         "precision": encoder.precision,
         "machine": common.cpu_description(),
-        "documents": len(loaded.texts["documents"]),
+        "documents": len(documents),
+        "queries": len(asked),
+        "min_tokens": min_tokens,
         "ms_per_doc_by_round": times,
         "ndcg_at_10": quality,
     }
@@ -57,7 +75,8 @@ def table(measured: dict) -> str:
     base = measured["ms_per_doc_by_round"][names[0]]
     lines = [
         f"{measured['task']}, {measured['model']} ({measured['precision']}; {measured['machine']}): "
-        f"{measured['documents']} documents encoded together per strategy, strategies alternating each round.",
+        f"{measured['documents']} documents (those of {measured['min_tokens']:,} tokens and more) encoded together per "
+        f"strategy, strategies alternating each round; nDCG@10 of their {measured['queries']} queries among them.",
         "",
         *common.table_head("strategy", "nDCG@10", "ms/doc by round", "time share (median)", "min", "max", left=1),
     ]
@@ -84,19 +103,21 @@ def main() -> None:
     parser.add_argument("--strategies", default="chunk,segments-512", help="comma-separated; the first is the baseline")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--min-tokens", type=int, default=0, help="only documents of at least this many tokens")
     args = parser.parse_args()
     names = args.strategies.split(",")
     unknown = [name for name in names if name not in STRATEGIES]
     if unknown or len(names) < 2:
         parser.error(f"give a baseline and at least one candidate from {', '.join(STRATEGIES)}; unknown: {unknown}")
-    measured = measure(args.model, args.task, names, args.rounds, args.dtype)
+    measured = measure(args.model, args.task, names, args.rounds, args.dtype, args.min_tokens)
     measured["median_share"] = {
         name: statistics.median(ms / b for ms, b in zip(times, measured["ms_per_doc_by_round"][names[0]], strict=True))
         for name, times in measured["ms_per_doc_by_round"].items()
     }
     text = table(measured)
     print(text)
-    path = common.write_results(f"long_documents_paired-{args.task}-{'-'.join(names)}", text, measured)
+    longer = f"-{args.min_tokens}+" if args.min_tokens else ""
+    path = common.write_results(f"long_documents_paired-{args.task}{longer}-{'-'.join(names)}", text, measured)
     print(f"-> {path}")
 
 

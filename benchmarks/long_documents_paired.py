@@ -73,10 +73,11 @@ def measure(model: str, task_name: str, names: list[str], rounds: int, dtype: st
 def table(measured: dict) -> str:
     names = list(measured["ms_per_doc_by_round"])
     base = measured["ms_per_doc_by_round"][names[0]]
+    longer = f" (those of {measured['min_tokens']:,} tokens and more)" if measured["min_tokens"] else ""
     lines = [
         f"{measured['task']}, {measured['model']} ({measured['precision']}; {measured['machine']}): "
-        f"{measured['documents']} documents (those of {measured['min_tokens']:,} tokens and more) encoded together per "
-        f"strategy, strategies alternating each round; nDCG@10 of their {measured['queries']} queries among them.",
+        f"{measured['documents']} documents{longer} encoded together per strategy, strategies alternating each "
+        f"round; nDCG@10 of their {measured['queries']} queries among them.",
         "",
         *common.table_head("strategy", "nDCG@10", "ms/doc by round", "time share (median)", "min", "max", left=1),
     ]

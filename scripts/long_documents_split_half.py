@@ -63,13 +63,16 @@ def main() -> None:
     parser.add_argument("--label", required=True, help="the model's label in the study's results")
     parser.add_argument("--results", type=Path, required=True, help="the study's results.json (for the times)")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--tasks", default="LongWiki-en,PythonDocs-en", help="comma-separated; others kept")
     args = parser.parse_args()
     results = json.loads(args.results.read_text(encoding="utf-8"))
     study = LongDocumentStudy(output=Path("."), models={}, dtype="auto")
     encoder = load(args.model, device="cpu", dtype="auto")
     suite, root = load_suite(find_suite("local-bilingual"))
     report = {"about": __doc__.split("\n\n")[1].replace("\n", " "), "model": args.label, "tasks": {}}
-    for task in select_tasks(suite, ["LongWiki-en", "PythonDocs-en"], prompts=False).tasks:
+    if args.output.is_file():  # the tasks measured before stay
+        report["tasks"] = json.loads(args.output.read_text(encoding="utf-8"))["tasks"]
+    for task in select_tasks(suite, args.tasks.split(","), prompts=False).tasks:
         names = ["chunk", "chunk-max", *CANDIDATES["single"], *CANDIDATES["multi"]]
         times = {
             r["strategy"]: r["ms_per_doc"] for r in results["rows"]

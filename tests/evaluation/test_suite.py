@@ -167,12 +167,12 @@ def test_eval_scores_multi_vector_documents_by_their_best_stretch(tmp_path, mini
 
     suite = yaml.safe_load(SUITE.read_text())
     suite["data_root"] = str(SUITE.parent / suite["data_root"])
-    suite["tasks"] = [t | {"limit": 8, "corpus_limit": 8} for t in suite["tasks"]]
+    suite["tasks"] = [t | {"limit": 6, "corpus_limit": 6} for t in suite["tasks"]]
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
     unknown = CliRunner().invoke(app, ["eval", "--model", minilm_path, "--suite", str(path), "--tasks", "PyDocs"])
     assert unknown.exit_code == 2 and "no task 'PyDocs' in the suite (it has: STSB-en" in unknown.output
-    reading = ["--long-inputs", "segments", "--max-length", "4096", "--segment-length", "512", "--token-budget", "256"]
+    reading = ["--long-inputs", "segments", "--max-length", "2048", "--segment-length", "512", "--token-budget", "256"]
     command = ["eval", "--model", minilm_path, "--suite", str(path), "--tasks", "PythonDocs-en", "--ratios", "1"]
     command += ["--no-prompts"]
     command += ["--device", "cpu", "--no-latency", *reading]
@@ -188,7 +188,7 @@ def test_eval_scores_multi_vector_documents_by_their_best_stretch(tmp_path, mini
     config, root = load_suite(path)
     task = load_task(select_tasks(config, ["PythonDocs-en"], prompts=False).tasks[0], root)
     encoder = load(minilm_path, device="cpu")
-    settings = {"long_inputs": "segments", "max_length": 4096, "segment_length": 512, "token_budget": 256}
+    settings = {"long_inputs": "segments", "max_length": 2048, "segment_length": 512, "token_budget": 256}
     rows = encoder.encode(task.texts["documents"], **settings, late_chunking=True, late_chunk_length=64,
                           return_segments=True, show_progress_bar=False)  # fmt: skip
     assert all(len(r) > 8 for r in rows)  # every page is past 512 tokens: many stretches each

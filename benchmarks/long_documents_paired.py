@@ -70,9 +70,14 @@ def measure(model: str, task_name: str, names: list[str], rounds: int, dtype: st
     }
 
 
+def shares(measured: dict, name: str) -> list[float]:
+    """A strategy's time as a share of the baseline's (the first strategy), round by round."""
+    by_round = measured["ms_per_doc_by_round"]
+    return [ms / base for ms, base in zip(by_round[name], next(iter(by_round.values())), strict=True)]
+
+
 def table(measured: dict) -> str:
     names = list(measured["ms_per_doc_by_round"])
-    base = measured["ms_per_doc_by_round"][names[0]]
     longer = f" (those of {measured['min_tokens']:,} tokens and more)" if measured["min_tokens"] else ""
     lines = [
         f"{measured['task']}, {measured['model']} ({measured['precision']}; {measured['machine']}): "
@@ -82,16 +87,16 @@ def table(measured: dict) -> str:
         *common.table_head("strategy", "nDCG@10", "ms/doc by round", "time share (median)", "min", "max", left=1),
     ]
     for name in names:
-        shares = [ms / b for ms, b in zip(measured["ms_per_doc_by_round"][name], base, strict=True)]
+        share = shares(measured, name)
         by_round = ", ".join(f"{ms:.0f}" for ms in measured["ms_per_doc_by_round"][name])
         lines.append(
             common.table_row(
                 name,
                 f"{100 * measured['ndcg_at_10'][name]:.2f}",
                 by_round,
-                f"{statistics.median(shares):.3f}",
-                f"{min(shares):.3f}",
-                f"{max(shares):.3f}",
+                f"{statistics.median(share):.3f}",
+                f"{min(share):.3f}",
+                f"{max(share):.3f}",
             )
         )
     return "\n".join(lines) + "\n"
@@ -111,10 +116,7 @@ def main() -> None:
     if unknown or len(names) < 2:
         parser.error(f"give a baseline and at least one candidate from {', '.join(STRATEGIES)}; unknown: {unknown}")
     measured = measure(args.model, args.task, names, args.rounds, args.dtype, args.min_tokens)
-    measured["median_share"] = {
-        name: statistics.median(ms / b for ms, b in zip(times, measured["ms_per_doc_by_round"][names[0]], strict=True))
-        for name, times in measured["ms_per_doc_by_round"].items()
-    }
+    measured["median_share"] = {name: statistics.median(shares(measured, name)) for name in names}
     text = table(measured)
     print(text)
     longer = f"-{args.min_tokens}+" if args.min_tokens else ""

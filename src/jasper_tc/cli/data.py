@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from . import app
+from .reading import LateChunking, LateChunkLength, LongInputs, SegmentLength, TokenBudget
 
 
 @app.command(rich_help_panel="From texts to vectors and students")
@@ -31,19 +32,10 @@ def encode(
     max_length: Annotated[
         int | None, typer.Option(help="Tokens read per input (fit and chunk may pass the window; default 32,768).")
     ] = None,
-    long_inputs: Annotated[
-        str, typer.Option(help="truncate (cut at max_length), fit (compress each to token_budget), chunk or segments.")
-    ] = "truncate",
-    token_budget: Annotated[
-        int | None,
-        typer.Option(
-            help="fit, segments: positions per input or segment (default the model's length; half of it per segment)."
-        ),
-    ] = None,
+    long_inputs: LongInputs = "truncate",
+    token_budget: TokenBudget = None,
     chunk_overlap: Annotated[int, typer.Option(help="chunk: tokens shared by neighbouring windows.")] = 32,
-    segment_length: Annotated[
-        int | None, typer.Option(help="segments: tokens per segment (default 2 windows).")
-    ] = None,
+    segment_length: SegmentLength = None,
     shard_rows: Annotated[int, typer.Option(help="Folder output: texts per shard (the unit of resuming).")] = 10_000,
     shard_format: Annotated[
         str, typer.Option(help="Folder output: parquet (id + embedding) or npy (the project's embedding store).")
@@ -58,13 +50,8 @@ def encode(
     segments: Annotated[
         bool, typer.Option(help="A .parquet row per window or segment of each text (id, segment, embedding).")
     ] = False,
-    late_chunking: Annotated[
-        bool,
-        typer.Option(help="fit, segments: with --segments, a row per window of text, pooled from one forward."),
-    ] = False,
-    late_chunk_length: Annotated[
-        int | None, typer.Option(help="With --late-chunking: tokens of text per row (default the model's length).")
-    ] = None,
+    late_chunking: LateChunking = False,
+    late_chunk_length: LateChunkLength = None,
 ) -> None:
     """Embed a file of texts into a .npy or .parquet file, or a folder of shards, with a progress bar."""
     from ..encode import EncodeOptions

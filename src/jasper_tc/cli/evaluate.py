@@ -11,6 +11,7 @@ import typer
 
 from ..recipes.scales import ratios_text
 from . import app
+from .reading import LateChunking, LateChunkLength, LongInputs, SegmentLength, TokenBudget
 
 
 def _ratios(text: str) -> list[float]:
@@ -38,20 +39,11 @@ def evaluate(
     latency: Annotated[bool, typer.Option(help="Also measure latency vs input length on long documents.")] = True,
     batch_size: Annotated[int, typer.Option(help="Inputs per forward.")] = 32,
     max_length: Annotated[int | None, typer.Option(help="Tokens read per input (default the model's).")] = None,
-    long_inputs: Annotated[
-        str,
-        typer.Option(help="Inputs past the window: truncate, fit (compress to --token-budget), chunk or segments."),
-    ] = "truncate",
-    token_budget: Annotated[
-        int | None, typer.Option(help="fit, segments: positions per input or segment after compression.")
-    ] = None,
-    segment_length: Annotated[int | None, typer.Option(help="segments: tokens per segment.")] = None,
-    late_chunking: Annotated[
-        bool, typer.Option(help="fit, segments: a vector per stretch of text, pooled from one forward.")
-    ] = False,
-    late_chunk_length: Annotated[
-        int | None, typer.Option(help="With --late-chunking: tokens per stretch (default the model's length).")
-    ] = None,
+    long_inputs: LongInputs = "truncate",
+    token_budget: TokenBudget = None,
+    segment_length: SegmentLength = None,
+    late_chunking: LateChunking = False,
+    late_chunk_length: LateChunkLength = None,
     multi_vector: Annotated[
         bool,
         typer.Option(help="Retrieval documents keep a vector per window, segment or stretch; a query scores its best."),
